@@ -1,0 +1,336 @@
+"""Facts read from DICOM headers: one `ImageFacts` per file, one `SeriesFacts` per series.
+
+`ImageFacts.from_dataset()` is the only place that turns a pydicom Dataset into
+facts. Every value is read defensively: a wrong VR or a garbage value becomes
+`None` (or an empty tuple), never an exception, so a damaged tag costs one fact,
+not the whole file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from pydicom.dataset import Dataset
+
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+# Private tags holding a diffusion b-value, by private creator and element offset.
+# Siemens: (0019,xx0C) B_value; GE: (0043,xx39) slop_int_6 (first value is b, sometimes + 1e9);
+# Philips: (2001,xx03) Diffusion B-Factor; Canon/Toshiba: (700D,xx08)? not relied on.
+PRIVATE_B_VALUE = {
+    (0x0019, "SIEMENS MR HEADER", 0x0C),
+    (0x0043, "GEMS_PARM_01", 0x39),
+    (0x2001, "Philips Imaging DD 001", 0x03),
+}
+# Groups the reader must keep for the private tags above.
+PRIVATE_GROUPS_READ = frozenset(group for group, _, _ in PRIVATE_B_VALUE)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(_text(v) for v in value)
+    if isinstance(value, bytes):
+        return value.decode("latin-1", "replace").strip(" \x00")
+    return str(value).strip(" \x00")
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    """A multi-valued code string as a tuple of upper-case codes."""
+    text = _text(value)
+    return tuple(part.strip().upper() for part in text.split("\\") if part.strip())
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        value = value[0] if len(value) else None
+        if value is None:
+            return None
+    try:
+        number = float(_text(value) if isinstance(value, (bytes, str)) else value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int(value: Any) -> int | None:
+    number = _float(value)
+    if number is None or abs(number) > 2**31:
+        return None
+    return int(number)
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """A DICOM DA value (YYYYMMDD, or the old YYYY.MM.DD) as a date; None when empty or impossible."""
+    text = _text(value).replace(".", "").replace("-", "")[:8]
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+
+
+def _get(ds: Dataset, keyword: str) -> Any:
+    """The value of a tag, or None when it is missing or cannot be converted."""
+    try:
+        element = ds[keyword] if keyword in ds else None
+    except Exception:  # a value pydicom cannot convert is simply absent for us
+        return None
+    if element is None:
+        return None
+    try:
+        return element.value
+    except Exception:
+        return None
+
+
+def _items(ds: Dataset, keyword: str) -> list[Dataset]:
+    value = _get(ds, keyword)
+    try:
+        return [item for item in value if isinstance(item, Dataset)] if value else []
+    except TypeError:
+        return []
+
+
+def _private_values(ds: Dataset) -> list[float]:
+    found = []
+    for group, creator, offset in PRIVATE_B_VALUE:
+        try:
+            block = ds.private_block(group, creator)
+            value = block[offset].value
+        except Exception:
+            continue
+        number = _float(value)
+        if number is not None:
+            if number >= 1e9:  # GE adds 1e9 to flag b-values above 10^4 scaling
+                number -= 1e9
+            found.append(number)
+    return found
+
+
+def _has_private_tags(ds: Dataset) -> bool:
+    for tag in ds.keys():
+        if tag.group % 2 == 1 and tag.group > 0x0008 and tag.element >= 0x0010:
+            return True
+    return False
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value not in (None, "", ()):
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What the checker knows about one DICOM file (or one enhanced multi-frame object)."""
+
+    source: str
+    sop_class_uid: str = ""
+    transfer_syntax: str = ""
+    study_uid: str = ""
+    series_uid: str = ""
+    modality: str = ""
+    study_date: dt.date | None = None
+    series_date: dt.date | None = None
+    acquisition_date: dt.date | None = None
+    content_date: dt.date | None = None
+    body_part: str = ""
+    study_description: str = ""
+    series_description: str = ""
+    protocol_name: str = ""
+    institution: str = ""
+    manufacturer: str = ""
+    series_number: int | None = None
+    slice_thickness: float | None = None
+    field_strength: float | None = None
+    image_type: tuple[str, ...] = ()
+    scanning_sequence: tuple[str, ...] = ()
+    sequence_variant: tuple[str, ...] = ()
+    scan_options: tuple[str, ...] = ()
+    mr_acquisition_type: str = ""
+    sequence_name: str = ""
+    echo_time: float | None = None
+    repetition_time: float | None = None
+    inversion_time: float | None = None
+    flip_angle: float | None = None
+    b_values: tuple[float, ...] = ()
+    diffusion_directionality: str = ""
+    contrast_agent: str = ""
+    temporal_positions: int | None = None
+    temporal_position: int | None = None
+    cardiac_phases: int | None = None
+    trigger_time: float | None = None
+    frames: int = 1
+    has_private_tags: bool = False
+    radionuclide_dose: float | None = None
+    radiopharmaceutical_start: str = ""
+    patient_weight: float | None = None
+    acquisition_time: str = ""
+
+    @property
+    def is_dicomdir(self) -> bool:
+        return self.sop_class_uid == DICOMDIR_SOP_CLASS
+
+    @classmethod
+    def from_dataset(
+        cls,
+        ds: Dataset,
+        source: str,
+        transfer_syntax: str = "",
+        media_sop_class: str = "",
+        has_private_tags: bool | None = None,
+    ) -> "ImageFacts":
+        """Facts of one dataset. The reader may pass what it saw outside `ds` (file meta, private groups it skipped)."""
+        meta = getattr(ds, "file_meta", None)
+        if meta is not None:
+            transfer_syntax = transfer_syntax or _text(_get(meta, "TransferSyntaxUID"))
+            media_sop_class = media_sop_class or _text(_get(meta, "MediaStorageSOPClassUID"))
+        sop_class = _text(_get(ds, "SOPClassUID")) or media_sop_class
+        if sop_class == DICOMDIR_SOP_CLASS:
+            return cls(source=source, sop_class_uid=sop_class, transfer_syntax=transfer_syntax)
+
+        # Enhanced multi-frame objects keep most MR/CT parameters in functional groups.
+        shared = _items(ds, "SharedFunctionalGroupsSequence")[:1]
+        per_frame = _items(ds, "PerFrameFunctionalGroupsSequence")
+        groups = shared + per_frame[:1]
+
+        def grouped(macro: str, keyword: str) -> Any:
+            for group in groups:
+                for item in _items(group, macro):
+                    value = _get(item, keyword)
+                    if value not in (None, ""):
+                        return value
+            return None
+
+        b_values = []
+        direct_b = _float(_get(ds, "DiffusionBValue"))
+        if direct_b is not None:
+            b_values.append(direct_b)
+        b_values.extend(_private_values(ds))
+        for group in shared + per_frame:
+            for item in _items(group, "MRDiffusionSequence"):
+                b = _float(_get(item, "DiffusionBValue"))
+                if b is not None:
+                    b_values.append(b)
+        frame_types = grouped("MRImageFrameTypeSequence", "FrameType") or grouped("CTImageFrameTypeSequence", "FrameType")
+        contrast = _text(_get(ds, "ContrastBolusAgent"))
+        if not contrast:
+            for group in groups:
+                for item in _items(group, "ContrastBolusUsageSequence"):
+                    if _text(_get(item, "ContrastBolusAgentAdministered")).upper() == "YES":
+                        contrast = "YES"
+
+        radiopharm = _items(ds, "RadiopharmaceuticalInformationSequence")[:1]
+        pharm = radiopharm[0] if radiopharm else Dataset()
+
+        return cls(
+            source=source,
+            sop_class_uid=sop_class,
+            transfer_syntax=transfer_syntax,
+            study_uid=_text(_get(ds, "StudyInstanceUID")),
+            series_uid=_text(_get(ds, "SeriesInstanceUID")),
+            modality=_text(_get(ds, "Modality")).upper(),
+            study_date=parse_date(_get(ds, "StudyDate")),
+            series_date=parse_date(_get(ds, "SeriesDate")),
+            acquisition_date=parse_date(_get(ds, "AcquisitionDate")) or parse_date(_text(_get(ds, "AcquisitionDateTime"))[:8]),
+            content_date=parse_date(_get(ds, "ContentDate")),
+            body_part=_text(_get(ds, "BodyPartExamined")).upper(),
+            study_description=_text(_get(ds, "StudyDescription")),
+            series_description=_text(_get(ds, "SeriesDescription")),
+            protocol_name=_text(_get(ds, "ProtocolName")),
+            institution=_text(_get(ds, "InstitutionName")),
+            manufacturer=_text(_get(ds, "Manufacturer")),
+            series_number=_int(_get(ds, "SeriesNumber")),
+            slice_thickness=_float(_first(_get(ds, "SliceThickness"), grouped("PixelMeasuresSequence", "SliceThickness"))),
+            field_strength=_float(_get(ds, "MagneticFieldStrength")),
+            image_type=_codes(_get(ds, "ImageType")) or _codes(frame_types),
+            scanning_sequence=_codes(_get(ds, "ScanningSequence")) or _codes(_get(ds, "EchoPulseSequence")),
+            sequence_variant=_codes(_get(ds, "SequenceVariant")),
+            scan_options=_codes(_get(ds, "ScanOptions")),
+            mr_acquisition_type=_text(_get(ds, "MRAcquisitionType")).upper(),
+            sequence_name=_text(_first(_get(ds, "SequenceName"), _get(ds, "PulseSequenceName"))),
+            echo_time=_float(_first(_get(ds, "EchoTime"), grouped("MREchoSequence", "EffectiveEchoTime"))),
+            repetition_time=_float(_first(_get(ds, "RepetitionTime"), grouped("MRTimingAndRelatedParametersSequence", "RepetitionTime"))),
+            inversion_time=_float(_first(_get(ds, "InversionTime"), grouped("MRModifierSequence", "InversionTimes"))),
+            flip_angle=_float(_first(_get(ds, "FlipAngle"), grouped("MRTimingAndRelatedParametersSequence", "FlipAngle"))),
+            b_values=tuple(sorted(set(b_values))),
+            diffusion_directionality=_text(_first(_get(ds, "DiffusionDirectionality"), grouped("MRDiffusionSequence", "DiffusionDirectionality"))).upper(),
+            contrast_agent=contrast,
+            temporal_positions=_int(_get(ds, "NumberOfTemporalPositions")),
+            temporal_position=_int(_first(_get(ds, "TemporalPositionIdentifier"), grouped("FrameContentSequence", "TemporalPositionIndex"))),
+            cardiac_phases=_int(_get(ds, "CardiacNumberOfImages")),
+            trigger_time=_float(_first(_get(ds, "TriggerTime"), grouped("CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime"))),
+            frames=max(1, _int(_get(ds, "NumberOfFrames")) or 1),
+            has_private_tags=_has_private_tags(ds) if has_private_tags is None else has_private_tags,
+            radionuclide_dose=_float(_get(pharm, "RadionuclideTotalDose")),
+            radiopharmaceutical_start=_text(_first(_get(pharm, "RadiopharmaceuticalStartDateTime"), _get(pharm, "RadiopharmaceuticalStartTime"))),
+            patient_weight=_float(_get(ds, "PatientWeight")),
+            acquisition_time=_text(_get(ds, "AcquisitionTime")),
+        )
+
+
+@dataclass(slots=True)
+class SeriesFacts:
+    """One series (SeriesInstanceUID): the first image's facts plus what varies across images."""
+
+    first: ImageFacts
+    images: int = 0
+    frames: int = 0
+    sources: list[str] = field(default_factory=list)
+    thinnest: float | None = None
+    b_values: set[float] = field(default_factory=set)
+    image_types: set[str] = field(default_factory=set)
+    temporal_positions: set[int] = field(default_factory=set)
+    trigger_times: set[float] = field(default_factory=set)
+    transfer_syntaxes: set[str] = field(default_factory=set)
+    has_private_tags: bool = False
+
+    def add(self, image: ImageFacts) -> None:
+        self.images += 1
+        self.frames += image.frames
+        if len(self.sources) < 3:
+            self.sources.append(image.source)
+        if image.slice_thickness is not None and image.slice_thickness > 0:
+            self.thinnest = image.slice_thickness if self.thinnest is None else min(self.thinnest, image.slice_thickness)
+        self.b_values.update(image.b_values)
+        self.image_types.update(image.image_type)
+        if image.temporal_position is not None:
+            self.temporal_positions.add(image.temporal_position)
+        if image.trigger_time is not None and len(self.trigger_times) < 64:
+            self.trigger_times.add(image.trigger_time)
+        if image.transfer_syntax:
+            self.transfer_syntaxes.add(image.transfer_syntax)
+        self.has_private_tags |= image.has_private_tags
+
+    @classmethod
+    def group(cls, images: Iterable[ImageFacts]) -> dict[str, "SeriesFacts"]:
+        series: dict[str, SeriesFacts] = {}
+        for image in images:
+            key = image.series_uid or f"{image.study_uid}/{image.series_number}/{image.series_description}"
+            if key not in series:
+                series[key] = cls(first=image)
+            series[key].add(image)
+        return series
+
+    # Convenience views used by the sequence classifier and the policy.
+    @property
+    def modality(self) -> str:
+        return self.first.modality
+
+    @property
+    def description(self) -> str:
+        return self.first.series_description or self.first.protocol_name
+
+    @property
+    def text(self) -> str:
+        """Everything a person typed about this series, for name matching."""
+        parts = [self.first.series_description, self.first.protocol_name, self.first.sequence_name]
+        return " | ".join(part for part in parts if part)
