@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from pydicom.dataset import Dataset
 
@@ -19,11 +19,11 @@ DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 # Private tags holding a diffusion b-value, by private creator and element offset.
 # Siemens: (0019,xx0C) B_value; GE: (0043,xx39) slop_int_6 (first value is b, sometimes + 1e9);
 # Philips: (2001,xx03) Diffusion B-Factor; Canon/Toshiba: (700D,xx08)? not relied on.
-PRIVATE_B_VALUE = {
+PRIVATE_B_VALUE = (
     (0x0019, "SIEMENS MR HEADER", 0x0C),
     (0x0043, "GEMS_PARM_01", 0x39),
     (0x2001, "Philips Imaging DD 001", 0x03),
-}
+)
 # Groups the reader must keep for the private tags above.
 PRIVATE_GROUPS_READ = frozenset(group for group, _, _ in PRIVATE_B_VALUE)
 
@@ -76,49 +76,58 @@ def parse_date(value: Any) -> dt.date | None:
         return None
 
 
-def _get(ds: Dataset, keyword: str) -> Any:
-    """The value of a tag, or None when it is missing or cannot be converted."""
-    try:
-        element = ds[keyword] if keyword in ds else None
-    except Exception:  # a value pydicom cannot convert is simply absent for us
-        return None
-    if element is None:
-        return None
-    try:
-        return element.value
-    except Exception:
-        return None
+class Header(Protocol):
+    """Where facts come from: a pydicom Dataset, or the raw elements the fast reader kept."""
+
+    def get(self, keyword: str) -> Any: ...
+
+    def items(self, keyword: str) -> list["Header"]: ...
+
+    def private(self, group: int, creator: str, offset: int) -> Any: ...
 
 
-def _items(ds: Dataset, keyword: str) -> list[Dataset]:
-    value = _get(ds, keyword)
-    try:
-        return [item for item in value if isinstance(item, Dataset)] if value else []
-    except TypeError:
-        return []
+class DatasetHeader:
+    """A pydicom Dataset seen as a `Header`; values pydicom cannot convert are absent."""
 
+    def __init__(self, ds: Dataset):
+        self.ds = ds
 
-def _private_values(ds: Dataset) -> list[float]:
-    found = []
-    for group, creator, offset in PRIVATE_B_VALUE:
+    def get(self, keyword: str) -> Any:
         try:
-            block = ds.private_block(group, creator)
-            value = block[offset].value
+            element = self.ds[keyword] if keyword in self.ds else None
+            return None if element is None else element.value
+        except Exception:  # a value pydicom cannot convert is simply absent for us
+            return None
+
+    def items(self, keyword: str) -> list["Header"]:
+        value = self.get(keyword)
+        try:
+            return [DatasetHeader(item) for item in value if isinstance(item, Dataset)] if value else []
+        except TypeError:
+            return []
+
+    def private(self, group: int, creator: str, offset: int) -> Any:
+        try:
+            return self.ds.private_block(group, creator)[offset].value
         except Exception:
-            continue
+            return None
+
+    def has_private_tags(self) -> bool:
+        return any(tag.group % 2 == 1 and tag.group > 0x0008 and tag.element >= 0x0010 for tag in self.ds.keys())
+
+
+def _b_values(header: Header, per_frame: list[Header]) -> tuple[float, ...]:
+    found = set()
+    for value in [header.get("DiffusionBValue")] + [header.private(*key) for key in PRIVATE_B_VALUE]:
         number = _float(value)
         if number is not None:
-            if number >= 1e9:  # GE adds 1e9 to flag b-values above 10^4 scaling
-                number -= 1e9
-            found.append(number)
-    return found
-
-
-def _has_private_tags(ds: Dataset) -> bool:
-    for tag in ds.keys():
-        if tag.group % 2 == 1 and tag.group > 0x0008 and tag.element >= 0x0010:
-            return True
-    return False
+            found.add(number - 1e9 if number >= 1e9 else number)  # GE flags some b-values with +1e9
+    for frame in per_frame:
+        for item in frame.items("MRDiffusionSequence"):
+            number = _float(item.get("DiffusionBValue"))
+            if number is not None:
+                found.add(number)
+    return tuple(sorted(found))
 
 
 def _first(*values: Any) -> Any:
@@ -180,100 +189,94 @@ class ImageFacts:
         return self.sop_class_uid == DICOMDIR_SOP_CLASS
 
     @classmethod
-    def from_dataset(
-        cls,
-        ds: Dataset,
-        source: str,
-        transfer_syntax: str = "",
-        media_sop_class: str = "",
-        has_private_tags: bool | None = None,
-    ) -> "ImageFacts":
-        """Facts of one dataset. The reader may pass what it saw outside `ds` (file meta, private groups it skipped)."""
+    def from_dataset(cls, ds: Dataset, source: str) -> "ImageFacts":
+        """Facts of a dataset pydicom read (the reader's slow path, and tests)."""
         meta = getattr(ds, "file_meta", None)
-        if meta is not None:
-            transfer_syntax = transfer_syntax or _text(_get(meta, "TransferSyntaxUID"))
-            media_sop_class = media_sop_class or _text(_get(meta, "MediaStorageSOPClassUID"))
-        sop_class = _text(_get(ds, "SOPClassUID")) or media_sop_class
+        meta_header = DatasetHeader(meta) if meta is not None else None
+        return cls.from_header(
+            DatasetHeader(ds),
+            source,
+            transfer_syntax=_text(meta_header.get("TransferSyntaxUID")) if meta_header else "",
+            media_sop_class=_text(meta_header.get("MediaStorageSOPClassUID")) if meta_header else "",
+            has_private_tags=DatasetHeader(ds).has_private_tags(),
+        )
+
+    @classmethod
+    def from_header(
+        cls, ds: Header, source: str, transfer_syntax: str, media_sop_class: str, has_private_tags: bool
+    ) -> "ImageFacts":
+        sop_class = _text(ds.get("SOPClassUID")) or media_sop_class
         if sop_class == DICOMDIR_SOP_CLASS:
             return cls(source=source, sop_class_uid=sop_class, transfer_syntax=transfer_syntax)
+        get = ds.get
 
         # Enhanced multi-frame objects keep most MR/CT parameters in functional groups.
-        shared = _items(ds, "SharedFunctionalGroupsSequence")[:1]
-        per_frame = _items(ds, "PerFrameFunctionalGroupsSequence")
-        groups = shared + per_frame[:1]
+        per_frame = ds.items("PerFrameFunctionalGroupsSequence")
+        groups = ds.items("SharedFunctionalGroupsSequence")[:1] + per_frame[:1]
 
         def grouped(macro: str, keyword: str) -> Any:
             for group in groups:
-                for item in _items(group, macro):
-                    value = _get(item, keyword)
+                for item in group.items(macro):
+                    value = item.get(keyword)
                     if value not in (None, ""):
                         return value
             return None
 
-        b_values = []
-        direct_b = _float(_get(ds, "DiffusionBValue"))
-        if direct_b is not None:
-            b_values.append(direct_b)
-        b_values.extend(_private_values(ds))
-        for group in shared + per_frame:
-            for item in _items(group, "MRDiffusionSequence"):
-                b = _float(_get(item, "DiffusionBValue"))
-                if b is not None:
-                    b_values.append(b)
-        frame_types = grouped("MRImageFrameTypeSequence", "FrameType") or grouped("CTImageFrameTypeSequence", "FrameType")
-        contrast = _text(_get(ds, "ContrastBolusAgent"))
-        if not contrast:
-            for group in groups:
-                for item in _items(group, "ContrastBolusUsageSequence"):
-                    if _text(_get(item, "ContrastBolusAgentAdministered")).upper() == "YES":
-                        contrast = "YES"
+        contrast = _text(get("ContrastBolusAgent"))
+        if not contrast and any(
+            _text(item.get("ContrastBolusAgentAdministered")).upper() == "YES"
+            for group in groups
+            for item in group.items("ContrastBolusUsageSequence")
+        ):
+            contrast = "YES"
+        pharm = ds.items("RadiopharmaceuticalInformationSequence")[:1]
 
-        radiopharm = _items(ds, "RadiopharmaceuticalInformationSequence")[:1]
-        pharm = radiopharm[0] if radiopharm else Dataset()
+        def pharm_get(keyword: str) -> Any:
+            return pharm[0].get(keyword) if pharm else None
 
         return cls(
             source=source,
             sop_class_uid=sop_class,
             transfer_syntax=transfer_syntax,
-            study_uid=_text(_get(ds, "StudyInstanceUID")),
-            series_uid=_text(_get(ds, "SeriesInstanceUID")),
-            modality=_text(_get(ds, "Modality")).upper(),
-            study_date=parse_date(_get(ds, "StudyDate")),
-            series_date=parse_date(_get(ds, "SeriesDate")),
-            acquisition_date=parse_date(_get(ds, "AcquisitionDate")) or parse_date(_text(_get(ds, "AcquisitionDateTime"))[:8]),
-            content_date=parse_date(_get(ds, "ContentDate")),
-            body_part=_text(_get(ds, "BodyPartExamined")).upper(),
-            study_description=_text(_get(ds, "StudyDescription")),
-            series_description=_text(_get(ds, "SeriesDescription")),
-            protocol_name=_text(_get(ds, "ProtocolName")),
-            institution=_text(_get(ds, "InstitutionName")),
-            manufacturer=_text(_get(ds, "Manufacturer")),
-            series_number=_int(_get(ds, "SeriesNumber")),
-            slice_thickness=_float(_first(_get(ds, "SliceThickness"), grouped("PixelMeasuresSequence", "SliceThickness"))),
-            field_strength=_float(_get(ds, "MagneticFieldStrength")),
-            image_type=_codes(_get(ds, "ImageType")) or _codes(frame_types),
-            scanning_sequence=_codes(_get(ds, "ScanningSequence")) or _codes(_get(ds, "EchoPulseSequence")),
-            sequence_variant=_codes(_get(ds, "SequenceVariant")),
-            scan_options=_codes(_get(ds, "ScanOptions")),
-            mr_acquisition_type=_text(_get(ds, "MRAcquisitionType")).upper(),
-            sequence_name=_text(_first(_get(ds, "SequenceName"), _get(ds, "PulseSequenceName"))),
-            echo_time=_float(_first(_get(ds, "EchoTime"), grouped("MREchoSequence", "EffectiveEchoTime"))),
-            repetition_time=_float(_first(_get(ds, "RepetitionTime"), grouped("MRTimingAndRelatedParametersSequence", "RepetitionTime"))),
-            inversion_time=_float(_first(_get(ds, "InversionTime"), grouped("MRModifierSequence", "InversionTimes"))),
-            flip_angle=_float(_first(_get(ds, "FlipAngle"), grouped("MRTimingAndRelatedParametersSequence", "FlipAngle"))),
-            b_values=tuple(sorted(set(b_values))),
-            diffusion_directionality=_text(_first(_get(ds, "DiffusionDirectionality"), grouped("MRDiffusionSequence", "DiffusionDirectionality"))).upper(),
+            study_uid=_text(get("StudyInstanceUID")),
+            series_uid=_text(get("SeriesInstanceUID")),
+            modality=_text(get("Modality")).upper(),
+            study_date=parse_date(get("StudyDate")),
+            series_date=parse_date(get("SeriesDate")),
+            acquisition_date=parse_date(get("AcquisitionDate")) or parse_date(_text(get("AcquisitionDateTime"))[:8]),
+            content_date=parse_date(get("ContentDate")),
+            body_part=_text(get("BodyPartExamined")).upper(),
+            study_description=_text(get("StudyDescription")),
+            series_description=_text(get("SeriesDescription")),
+            protocol_name=_text(get("ProtocolName")),
+            institution=_text(get("InstitutionName")),
+            manufacturer=_text(get("Manufacturer")),
+            series_number=_int(get("SeriesNumber")),
+            slice_thickness=_float(_first(get("SliceThickness"), grouped("PixelMeasuresSequence", "SliceThickness"))),
+            field_strength=_float(get("MagneticFieldStrength")),
+            image_type=_codes(get("ImageType")) or _codes(grouped("MRImageFrameTypeSequence", "FrameType") or grouped("CTImageFrameTypeSequence", "FrameType")),
+            scanning_sequence=_codes(get("ScanningSequence")) or _codes(get("EchoPulseSequence")),
+            sequence_variant=_codes(get("SequenceVariant")),
+            scan_options=_codes(get("ScanOptions")),
+            mr_acquisition_type=_text(get("MRAcquisitionType")).upper(),
+            sequence_name=_text(_first(get("SequenceName"), get("PulseSequenceName"))),
+            echo_time=_float(_first(get("EchoTime"), grouped("MREchoSequence", "EffectiveEchoTime"))),
+            repetition_time=_float(_first(get("RepetitionTime"), grouped("MRTimingAndRelatedParametersSequence", "RepetitionTime"))),
+            inversion_time=_float(_first(get("InversionTime"), grouped("MRModifierSequence", "InversionTimes"))),
+            flip_angle=_float(_first(get("FlipAngle"), grouped("MRTimingAndRelatedParametersSequence", "FlipAngle"))),
+            b_values=_b_values(ds, per_frame),
+            diffusion_directionality=_text(_first(get("DiffusionDirectionality"), grouped("MRDiffusionSequence", "DiffusionDirectionality"))).upper(),
             contrast_agent=contrast,
-            temporal_positions=_int(_get(ds, "NumberOfTemporalPositions")),
-            temporal_position=_int(_first(_get(ds, "TemporalPositionIdentifier"), grouped("FrameContentSequence", "TemporalPositionIndex"))),
-            cardiac_phases=_int(_get(ds, "CardiacNumberOfImages")),
-            trigger_time=_float(_first(_get(ds, "TriggerTime"), grouped("CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime"))),
-            frames=max(1, _int(_get(ds, "NumberOfFrames")) or 1),
-            has_private_tags=_has_private_tags(ds) if has_private_tags is None else has_private_tags,
-            radionuclide_dose=_float(_get(pharm, "RadionuclideTotalDose")),
-            radiopharmaceutical_start=_text(_first(_get(pharm, "RadiopharmaceuticalStartDateTime"), _get(pharm, "RadiopharmaceuticalStartTime"))),
-            patient_weight=_float(_get(ds, "PatientWeight")),
-            acquisition_time=_text(_get(ds, "AcquisitionTime")),
+            temporal_positions=_int(get("NumberOfTemporalPositions")),
+            temporal_position=_int(_first(get("TemporalPositionIdentifier"), grouped("FrameContentSequence", "TemporalPositionIndex"))),
+            cardiac_phases=_int(get("CardiacNumberOfImages")),
+            trigger_time=_float(_first(get("TriggerTime"), grouped("CardiacSynchronizationSequence", "NominalCardiacTriggerDelayTime"))),
+            frames=max(1, _int(get("NumberOfFrames")) or 1),
+            has_private_tags=has_private_tags,
+            radionuclide_dose=_float(pharm_get("RadionuclideTotalDose")),
+            radiopharmaceutical_start=_text(_first(pharm_get("RadiopharmaceuticalStartDateTime"), pharm_get("RadiopharmaceuticalStartTime"))),
+            patient_weight=_float(get("PatientWeight")),
+            acquisition_time=_text(get("AcquisitionTime")),
         )
 
 

@@ -18,17 +18,16 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pydicom
 from pydicom import config
-from pydicom.dataelem import RawDataElement
-from pydicom.datadict import tag_for_keyword
-from pydicom.dataset import Dataset
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.errors import InvalidDicomError
-from pydicom.tag import BaseTag
+from pydicom.values import convert_SQ
 
-from rules.facts import DICOMDIR_SOP_CLASS, PRIVATE_GROUPS_READ, ImageFacts
+from rules.facts import DICOMDIR_SOP_CLASS, PRIVATE_B_VALUE, DatasetHeader, Header, ImageFacts
 from rules.filekinds import kind_of
 
 # Garbage values in the tags we read become "absent", never an exception or a warning per file.
@@ -44,8 +43,14 @@ NEEDED_KEYWORDS = (
     "SeriesInstanceUID SeriesNumber TemporalPositionIdentifier NumberOfTemporalPositions NumberOfFrames "
     "RadiopharmaceuticalInformationSequence SharedFunctionalGroupsSequence PerFrameFunctionalGroupsSequence"
 ).split()
-NEEDED_TAGS = frozenset(tag_for_keyword(keyword) for keyword in NEEDED_KEYWORDS)
-PRIVATE_VALUE_MAX = 1024  # private elements longer than this cannot be a b-value
+KEYWORD_TAGS = {keyword: tag_for_keyword(keyword) for keyword in NEEDED_KEYWORDS}
+NEEDED_TAGS = frozenset(KEYWORD_TAGS.values())
+TAG_VRS = {tag: dictionary_VR(tag) for tag in NEEDED_TAGS}
+# Private creators whose blocks hold a value we read: (group, creator) -> [(element offset, key)].
+PRIVATE_CREATORS: dict[tuple[int, str], list[int]] = {}
+for _group, _creator, _offset in PRIVATE_B_VALUE:
+    PRIVATE_CREATORS.setdefault((_group, _creator), []).append(_offset)
+PRIVATE_GROUPS = frozenset(group for group, _ in PRIVATE_CREATORS)
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -194,6 +199,84 @@ def _starts_like_dataset(head: bytes) -> tuple[bool, bool] | None:
     return None
 
 
+TEXT_VRS = frozenset("AE AS CS DA DS DT IS LO LT PN SH ST TM UC UI UR UT".split())
+UNSPLIT_VRS = frozenset({"LT", "ST", "UT"})
+NUMBER_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d"}
+
+
+class RawHeader:
+    """The elements the reader kept, converted only when asked for.
+
+    Text and numbers are converted here (ASCII fast, pydicom's character-set
+    decoding when a value is not ASCII); sequences are handed to pydicom.
+    """
+
+    def __init__(self, elements: dict[int, tuple[str | None, bytes]], private: dict[tuple, tuple[str | None, bytes]], implicit: bool):
+        self.elements, self.private_values, self.implicit = elements, private, implicit
+        self._encodings: list[str] | None = None
+
+    def encodings(self) -> list[str]:
+        if self._encodings is None:
+            raw = self.elements.get(KEYWORD_TAGS["SpecificCharacterSet"])
+            names = raw[1].decode("ascii", "replace").strip(" \x00").split("\\") if raw else None
+            try:
+                self._encodings = convert_encodings(names)
+            except Exception:
+                self._encodings = convert_encodings(None)
+        return self._encodings
+
+    def get(self, keyword: str) -> Any:
+        tag = KEYWORD_TAGS.get(keyword)
+        raw = self.elements.get(tag) if tag is not None else None
+        if raw is None:
+            return None
+        vr, value = raw
+        if vr is None or vr == "UN":
+            vr = TAG_VRS[tag]
+        return self._convert(vr, value)
+
+    def _convert(self, vr: str, value: bytes) -> Any:
+        if vr in TEXT_VRS:
+            try:
+                text = value.decode("ascii")
+            except UnicodeDecodeError:
+                try:
+                    text = decode_bytes(value, self.encodings(), set())
+                except Exception:
+                    text = value.decode("latin-1")
+            text = text.strip(" \x00")
+            return text.split("\\") if vr not in UNSPLIT_VRS and "\\" in text else text
+        fmt = NUMBER_FORMATS.get(vr)
+        if fmt is not None:
+            size = struct.calcsize(fmt)
+            count = len(value) // size
+            if count == 0:
+                return None
+            numbers = struct.unpack(f"<{count}{fmt}", value[: count * size])
+            return numbers[0] if count == 1 else list(numbers)
+        return value
+
+    def items(self, keyword: str) -> list[Header]:
+        tag = KEYWORD_TAGS.get(keyword)
+        raw = self.elements.get(tag) if tag is not None else None
+        if raw is None or not raw[1]:
+            return []
+        try:
+            sequence = convert_SQ(raw[1], self.implicit, True, self.encodings())
+        except Exception:
+            return []
+        return [DatasetHeader(item) for item in sequence]
+
+    def private(self, group: int, creator: str, offset: int) -> Any:
+        raw = self.private_values.get((group, creator, offset))
+        if raw is None:
+            return None
+        vr, value = raw
+        if vr is None or vr == "UN":  # implicit VR: the known private tags are numbers written as text
+            return self._convert("DS", value)
+        return self._convert(vr, value)
+
+
 def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult:
     """Read one file's header from `fp` (any readable stream, seekable or not)."""
     try:
@@ -243,7 +326,9 @@ def _walk(fp: BinaryIO, head: bytes, source: str, size: int | None, pos: int, ha
             raise _Unsupported()
         implicit = transfer_syntax == IMPLICIT_LE
 
-    elements: dict[BaseTag, RawDataElement] = {}
+    elements: dict[int, tuple[str | None, bytes]] = {}
+    private_values: dict[tuple, tuple[str | None, bytes]] = {}
+    private_wanted: dict[int, tuple] = {}  # tag -> (group, creator, offset), learnt from creator elements
     saw_private = False
     while True:
         try:
@@ -260,33 +345,39 @@ def _walk(fp: BinaryIO, head: bytes, source: str, size: int | None, pos: int, ha
         if group == 0xFFFE:
             raise HeaderError("bad_header")
         value_at = pos + header
-        private = group & 1 == 1
-        if private and (tag & 0xFFFF) >= 0x0010:
-            saw_private = True
-        wanted = tag in NEEDED_TAGS or (private and group in PRIVATE_GROUPS_READ and length <= PRIVATE_VALUE_MAX)
         if length == UNDEFINED:
-            if wanted:
+            sequence_implicit = implicit or vr == b"UN"
+            if tag in NEEDED_TAGS:
                 walker.keep_from = value_at
-            value_end, pos = walker.skip_sequence(value_at, implicit or vr == b"UN")
-            if wanted:
+            value_end, pos = walker.skip_sequence(value_at, sequence_implicit)
+            if tag in NEEDED_TAGS:
                 i = walker.ensure(value_at, value_end)
-                value = bytes(walker.buf[i : i + value_end - value_at])
+                elements[tag] = ("SQ", bytes(walker.buf[i : i + value_end - value_at]))
                 walker.keep_from = None
-                elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), "SQ", len(value), value, value_at, implicit or vr == b"UN", True)
             continue
-        if wanted:
-            i = walker.ensure(pos, value_at + length)
-            value = bytes(walker.buf[i + header : i + header + length])
-            elements[BaseTag(tag)] = RawDataElement(BaseTag(tag), vr.decode() if vr else None, length, value, value_at, implicit, True)
         pos = value_at + length
         if size is not None and pos > size:
             raise HeaderError("truncated")
+        if tag in NEEDED_TAGS:
+            i = walker.ensure(value_at, pos)
+            elements[tag] = (vr.decode() if vr else None, bytes(walker.buf[i : i + length]))
+        elif group & 1:
+            element = tag & 0xFFFF
+            if element >= 0x0010:
+                saw_private = True
+            if group in PRIVATE_GROUPS and 0x0010 <= element <= 0x00FF and length <= 64:
+                i = walker.ensure(value_at, pos)
+                creator = bytes(walker.buf[i : i + length]).decode("latin-1").strip(" \x00")
+                for offset in PRIVATE_CREATORS.get((group, creator), ()):
+                    private_wanted[(group << 16) | (element << 8) | offset] = (group, creator, offset)
+            elif tag in private_wanted:
+                i = walker.ensure(value_at, pos)
+                private_values[private_wanted[tag]] = (vr.decode() if vr else None, bytes(walker.buf[i : i + length]))
 
-    dataset = Dataset(elements)
-    dataset.set_original_encoding(implicit, True, None)
-    if not any(tag.group == 0x0020 for tag in elements) and not media_sop_class:
+    if not any(tag >> 16 == 0x0020 for tag in elements):
         raise HeaderError("no_image_identity")
-    return ImageFacts.from_dataset(dataset, source, transfer_syntax, media_sop_class, saw_private)
+    header = RawHeader(elements, private_values, implicit)
+    return ImageFacts.from_header(header, source, transfer_syntax, media_sop_class, saw_private)
 
 
 def _read_with_pydicom(fp: BinaryIO, head: bytes, source: str) -> ReadResult:
