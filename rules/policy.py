@@ -1,0 +1,105 @@
+"""Loads `rules/policy.toml`, the one place clinical numbers live, and fails loudly when it is wrong.
+
+    policy = load()
+    policy.window("active_oncology", "CT").usable  # 28
+
+The file is read once per process (cached). A missing file, a missing key, an
+unknown verdict or a window whose review limit is below its usable limit raises
+`PolicyError` naming the problem, so a bad edit stops the program at start.
+"""
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rules.errors import ScanPassError
+from rules.verdict import Verdict
+
+POLICY_FILE = Path(__file__).with_name("policy.toml")
+
+
+class PolicyError(ScanPassError):
+    """The policy file is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    usable: int
+    review: int | None
+    beyond: Verdict
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    raw: dict[str, Any]
+    windows: dict[str, Window]
+    pet_windows: dict[str, Window]
+
+    @property
+    def conditions(self) -> list[str]:
+        return self.raw["codes"]["conditions"]
+
+    @property
+    def areas(self) -> list[str]:
+        return self.raw["codes"]["areas"]
+
+    def window(self, condition: str, modality: str) -> Window:
+        if modality == "PT" and condition in self.pet_windows:
+            return self.pet_windows[condition]
+        return self.windows[condition]
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.raw[name]
+
+    def required(self, area: str) -> dict[str, Any] | None:
+        return self.raw["required"].get(area)
+
+
+def _window(name: str, table: dict[str, Any]) -> Window:
+    try:
+        window = Window(
+            usable=int(table["usable"]),
+            review=int(table["review"]) if "review" in table else None,
+            beyond=Verdict(table["beyond"]),
+            source=str(table["source"]),
+        )
+    except (KeyError, ValueError) as exc:
+        raise PolicyError(f"policy window {name!r} is malformed: {exc}") from None
+    if window.review is not None and window.review < window.usable:
+        raise PolicyError(f"policy window {name!r}: review limit below usable limit")
+    return window
+
+
+def parse(text: str) -> Policy:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"policy file is not valid TOML: {exc}") from None
+    for key in ("windows", "pet_windows", "modality_caps", "ct_slice_thickness", "mr_field_strength",
+                "pet_suv", "answers", "presurgical", "required", "redo", "budget", "codes"):
+        if key not in raw:
+            raise PolicyError(f"policy file lacks [{key}]")
+    windows = {name: _window(name, table) for name, table in raw["windows"].items()}
+    missing = set(raw["codes"]["conditions"]) - set(windows)
+    if missing:
+        raise PolicyError(f"policy file has no window for {sorted(missing)}")
+    pet_windows = {name: _window(f"pet {name}", table) for name, table in raw["pet_windows"].items()}
+    for name, cap in raw["modality_caps"].items():
+        try:
+            Verdict(cap["verdict"])
+        except (KeyError, ValueError):
+            raise PolicyError(f"modality cap {name!r} has no valid verdict") from None
+    return Policy(raw=raw, windows=windows, pet_windows=pet_windows)
+
+
+@functools.cache
+def load(path: Path = POLICY_FILE) -> Policy:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"policy file {path} cannot be read: {exc.strerror}") from None
+    return parse(text)
