@@ -313,11 +313,29 @@ class SeriesFacts:
             self.transfer_syntaxes.add(image.transfer_syntax)
         self.has_private_tags |= image.has_private_tags
 
+    def merge(self, other: "SeriesFacts") -> None:
+        """Fold in the same series as seen by another worker."""
+        self.images += other.images
+        self.frames += other.frames
+        self.sources.extend(other.sources[: max(0, 3 - len(self.sources))])
+        if other.thinnest is not None:
+            self.thinnest = other.thinnest if self.thinnest is None else min(self.thinnest, other.thinnest)
+        self.b_values |= other.b_values
+        self.image_types |= other.image_types
+        self.temporal_positions |= other.temporal_positions
+        self.trigger_times |= set(list(other.trigger_times)[: max(0, 64 - len(self.trigger_times))])
+        self.transfer_syntaxes |= other.transfer_syntaxes
+        self.has_private_tags |= other.has_private_tags
+
+    @staticmethod
+    def key(image: ImageFacts) -> str:
+        return image.series_uid or f"{image.study_uid}/{image.series_number}/{image.series_description}"
+
     @classmethod
-    def group(cls, images: Iterable[ImageFacts]) -> dict[str, "SeriesFacts"]:
-        series: dict[str, SeriesFacts] = {}
+    def group(cls, images: Iterable[ImageFacts], into: dict[str, "SeriesFacts"] | None = None) -> dict[str, "SeriesFacts"]:
+        series: dict[str, SeriesFacts] = {} if into is None else into
         for image in images:
-            key = image.series_uid or f"{image.study_uid}/{image.series_number}/{image.series_description}"
+            key = cls.key(image)
             if key not in series:
                 series[key] = cls(first=image)
             series[key].add(image)

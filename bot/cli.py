@@ -1,0 +1,119 @@
+"""The `scanpass` command.
+
+    scanpass check PATH... [--condition C] [--area A] [--visit YYYY-MM-DD] [--symptoms yes|no|unsure]
+                           [--infection yes|no] [--lang LOCALE] [--format text|json]
+    scanpass sample FOLDER      write a sample upload of invented scans
+    scanpass demo [--lang L]    write the sample and print its checklist
+
+Exit 0 when the check ran, whatever the verdict; 2 with one line on stderr for
+a usage error (unknown condition, bad date, missing path).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from rules.answers import INFECTION, SYMPTOMS, AnswerError, Answers
+from rules.errors import ScanPassError
+from rules.policy import load
+
+
+class UsageError(ScanPassError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        raise UsageError(message)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date {text!r}: use YYYY-MM-DD, e.g. 2027-03-15") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    policy = load()
+    parser = _Parser(prog="scanpass", description="Checks DICOM scans against Chinese Tier-3A hospital acceptance rules.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = commands.add_parser("check", help="check files, folders, archives and disc images")
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.add_argument("--condition", default="other", help=f"one of: {', '.join(policy.conditions)} (default other)")
+    check.add_argument("--area", default="other", help=f"one of: {', '.join(policy.areas)} (default other)")
+    check.add_argument("--visit", type=_date, default=None, help="planned first hospital visit, YYYY-MM-DD (default today)")
+    check.add_argument("--symptoms", default="no", help=f"symptoms changed since the scans: {'|'.join(SYMPTOMS)}")
+    check.add_argument("--infection", default="no", help=f"imaging for an infection work-up: {'|'.join(INFECTION)}")
+    check.add_argument("--lang", default="en", help="checklist language, e.g. en, zh_Hans (closest shipped one is used)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+
+    sample = commands.add_parser("sample", help="write a sample upload of invented scans to FOLDER")
+    sample.add_argument("folder", type=Path)
+
+    demo = commands.add_parser("demo", help="write the sample upload and print its checklist")
+    demo.add_argument("--folder", type=Path, default=Path("data/sample"))
+    demo.add_argument("--lang", default="en")
+    return parser
+
+
+def _answers(args: argparse.Namespace) -> Answers:
+    try:
+        return Answers(condition=args.condition, area=args.area, visit=args.visit or dt.date.today(),
+                       symptoms=args.symptoms, infection=args.infection)
+    except AnswerError as exc:
+        raise UsageError(f"--{exc.field}: {exc}") from None
+
+
+def _progress(done: int, total: int) -> None:
+    sys.stderr.write(f"\r{done}/{total}")
+    sys.stderr.flush()
+
+
+def run_check(paths: list[str], answers: Answers, lang: str, output: str) -> int:
+    from dialogs.checklist import checklist
+    from rules.checker import check
+
+    missing = [path for path in paths if not Path(path).exists() and not Path(path).is_symlink()]
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
+    progress = _progress if output == "text" and sys.stderr.isatty() else None
+    report = check(paths, answers, progress=progress)
+    if progress:
+        sys.stderr.write("\r\033[K")
+    if output == "json":
+        json.dump(report.to_json(), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(checklist(report, lang))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "check":
+            return run_check(args.paths, _answers(args), args.lang, args.format)
+        from bot.sample import write_sample
+
+        if args.command == "sample":
+            paths = write_sample(args.folder)
+            print("\n".join(str(path) for path in paths))
+            return 0
+        paths = write_sample(args.folder)
+        answers = Answers(condition="active_oncology", area="brain_tumor")
+        print(f"$ scanpass check {' '.join(str(p) for p in paths)} --condition active_oncology --area brain_tumor --lang {args.lang}\n")
+        return run_check([str(p) for p in paths], answers, args.lang, "text")
+    except UsageError as exc:
+        print(f"scanpass: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

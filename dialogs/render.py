@@ -1,0 +1,55 @@
+"""Renders reply templates in a locale: jinja2 with gettext (plural forms) and babel (dates, numbers).
+
+    text = render("checklist.txt.j2", "zh_Hans", report=report)
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+from dialogs.i18n import translations
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _filters(locale: str) -> dict[str, Any]:
+    def date(value: dt.date | str | None, format: str = "long") -> str:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            value = dt.date.fromisoformat(value)
+        return format_date(value, format=format, locale=locale)
+
+    def number(value: float | int | None) -> str:
+        if value is None:
+            return ""
+        return format_decimal(value, format="#,##0.##", locale=locale)
+
+    return {"date": date, "number": number}
+
+
+@functools.cache
+def environment(locale: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(_filters(locale))
+    env.globals["locale"] = locale
+    return env
+
+
+def render(template: str, locale: str, **params: Any) -> str:
+    return environment(locale).get_template(template).render(**params)

@@ -1,0 +1,144 @@
+"""The checker: uploads -> header facts -> studies -> verdicts.
+
+    report = check(["~/Downloads/disc.iso"], Answers(condition="active_oncology"))
+
+Reading is the slow part, so a large upload is cut into batches read by worker
+processes (both cores); each worker folds its files into per-series facts, so
+what crosses between processes is a few series, not thousands of files. Small
+uploads are read in-process. Nothing here raises on bad input: every file ends
+up counted as DICOM, listed as not DICOM, unreadable or ignored.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from rules import uploads
+from rules.answers import Answers
+from rules.facts import ImageFacts, SeriesFacts
+from rules.header import NotDicom, Unreadable, read_image
+from rules.policy import load
+from rules.report import Files, Report
+from rules.studies import assemble
+from rules.verdicts import judge_all
+
+Progress = Callable[[int, int], None]  # (files done, files in all)
+
+PARALLEL_FROM = 300  # members; below this, starting worker processes costs more than it saves
+CHUNKS_PER_WORKER = 4  # smaller chunks: progress moves and the two workers finish together
+
+
+@dataclass
+class Harvest:
+    """What one batch yielded."""
+
+    series: dict[str, SeriesFacts] = field(default_factory=dict)
+    files: Files = field(default_factory=Files)
+    seen: int = 0
+
+    def merge(self, other: "Harvest") -> None:
+        for key, series in other.series.items():
+            if key in self.series:
+                self.series[key].merge(series)
+            else:
+                self.series[key] = series
+        self.files.dicom += other.files.dicom
+        self.files.dicomdir += other.files.dicomdir
+        self.files.not_dicom += other.files.not_dicom
+        self.files.unreadable += other.files.unreadable
+        self.files.ignored += other.files.ignored
+        self.seen += other.seen
+
+    def record(self, entry: uploads.Entry) -> None:
+        if entry.status == "ignored":
+            self.files.ignored.append((entry.name, entry.code))
+        else:
+            self.files.unreadable.append((entry.name, entry.code, entry.limit))
+
+
+def read_batch(batch: uploads.Batch, limits: uploads.Limits, scratch: str | None) -> Harvest:
+    """Read every member of one batch (runs in a worker process for large uploads)."""
+    harvest = Harvest()
+    for item in uploads.walk(batch, limits, Path(scratch) if scratch else None):
+        if isinstance(item, uploads.Entry):
+            harvest.record(item)
+            continue
+        harvest.seen += 1
+        result = read_image(item.stream, item.name, item.size)
+        if isinstance(result, ImageFacts):
+            if result.is_dicomdir:
+                harvest.files.dicomdir += 1
+            else:
+                harvest.files.dicom += 1
+                SeriesFacts.group((result,), into=harvest.series)
+        elif isinstance(result, NotDicom):
+            if item.quiet:
+                harvest.files.ignored.append((item.name, item.quiet))
+            else:
+                harvest.files.not_dicom.append((item.name, result.kind))
+        elif isinstance(result, Unreadable):
+            harvest.files.unreadable.append((item.name, result.error, None))
+    return harvest
+
+
+def _jobs(plan: uploads.Plan, workers: int) -> list[uploads.Batch]:
+    if workers <= 1:
+        return plan.batches
+    jobs = []
+    for batch in plan.batches:
+        jobs.extend(uploads.split(batch, workers * CHUNKS_PER_WORKER))
+    return jobs
+
+
+def _workers(plan: uploads.Plan, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, workers)
+    if plan.total_members < PARALLEL_FROM:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))
+
+
+def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | None = None,
+                 progress: Progress | None = None, workers: int | None = None) -> Harvest:
+    limits = limits or uploads.Limits()
+    plan = uploads.plan([Path(path) for path in paths], limits)
+    harvest = Harvest()
+    for entry in plan.entries:
+        harvest.record(entry)
+    count = _workers(plan, workers)
+    jobs = _jobs(plan, count)
+    total = max(plan.total_members, 1)
+    with tempfile.TemporaryDirectory(prefix="scanpass-") as scratch:
+        if count == 1 or len(jobs) <= 1:
+            for job in jobs:
+                harvest.merge(read_batch(job, limits, scratch))
+                if progress:
+                    progress(min(harvest.seen, total), total)
+        else:
+            with ProcessPoolExecutor(max_workers=count) as pool:
+                futures = {pool.submit(read_batch, job, limits, scratch): job for job in jobs}
+                for future in as_completed(futures):
+                    try:
+                        harvest.merge(future.result())
+                    except Exception:  # a worker that died: its files are reported, the rest goes on
+                        harvest.files.unreadable.append((futures[future].display or "upload", "read_error", None))
+                    if progress:
+                        progress(min(harvest.seen, total), total)
+    return harvest
+
+
+def check(paths: Iterable[str | os.PathLike], answers: Answers | None = None, *,
+          progress: Progress | None = None, limits: uploads.Limits | None = None, workers: int | None = None) -> Report:
+    """Check a patient's uploads against the policy: the one entry point every channel calls."""
+    answers = answers or Answers()
+    policy = load()
+    harvest = read_uploads(paths, limits, progress, workers)
+    studies = assemble(harvest.series.values(), policy)
+    harvest.files.not_dicom.sort()
+    harvest.files.unreadable.sort(key=lambda entry: entry[:2])
+    harvest.files.ignored.sort()
+    return judge_all(studies, harvest.files, answers, policy)
