@@ -11,6 +11,7 @@ from typing import Any
 
 import jinja2
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.numbers import format_decimal
 
 from dialogs.i18n import translations
@@ -31,7 +32,10 @@ def _filters(locale: str) -> dict[str, Any]:
             return ""
         return format_decimal(value, format="#,##0.##", locale=locale)
 
-    return {"date": date, "number": number}
+    def list_of(items: list[str]) -> str:
+        return format_list([str(item) for item in items], locale=locale) if items else ""
+
+    return {"date": date, "number": number, "list_of": list_of}
 
 
 @functools.cache

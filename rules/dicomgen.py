@@ -73,6 +73,8 @@ def make_dataset(
     ds.PatientID = "SAMPLE-0001"
     ds.PatientBirthDate = "19700101"
     ds.PatientSex = "O"
+    ds.StudyTime = "093000"
+    ds.StudyID = "1"
     ds.StudyInstanceUID = study_uid or generate_uid()
     ds.SeriesInstanceUID = series_uid or generate_uid()
     ds.SeriesNumber = 1

@@ -32,7 +32,8 @@ class Study:
 
     @property
     def body_part(self) -> str:
-        parts = Counter(series.first.body_part for series in self.series if series.first.body_part)
+        primary = self.series_of(self.modality) or self.series
+        parts = Counter(series.first.body_part for series in primary if series.first.body_part)
         return parts.most_common(1)[0][0] if parts else ""
 
     @property
@@ -68,8 +69,8 @@ class Study:
 
 def assemble(series: Iterable[SeriesFacts], policy: Policy) -> list[Study]:
     """Studies, newest first (undated last), each with its primary modality."""
-    supporting = set(policy.section("supporting_modalities"))
-    order = policy.raw["primary_order"]
+    supporting = set(policy.section("modalities")["supporting"])
+    order = policy.section("modalities")["primary_order"]
     by_uid: dict[str, Study] = {}
     for one in series:
         uid = one.first.study_uid or f"unknown:{one.first.series_uid}"

@@ -45,7 +45,7 @@ def _age_reason(study: Study, answers: Answers, policy: Policy) -> tuple[Reason,
 
 def _modality_reason(study: Study, policy: Policy) -> Reason | None:
     caps = policy.section("modality_caps")
-    if study.modality in policy.raw["judged"]:
+    if study.modality in policy.section("modalities")["judged"]:
         return None
     cap = caps.get(study.modality, caps["other"])
     return Reason(cap["reason"], Verdict(cap["verdict"]), value=study.modality)
@@ -87,7 +87,7 @@ def _sequence_reason(study: Study, found: list[str], answers: Answers, policy: P
     missing = [code for code in required["sequences"] if code not in found]
     if not missing:
         return None, []
-    verdict = Verdict(policy.raw["missing_sequences_verdict"])
+    verdict = Verdict(policy.section("sequences")["missing_verdict"])
     return Reason("missing_sequences", verdict, missing=tuple(missing), found=tuple(found)), missing
 
 
