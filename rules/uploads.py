@@ -67,6 +67,9 @@ VIEWER_EXTENSIONS = frozenset(
 VIEWER_FOLDERS = frozenset({"program", "programs", "bin", "jre", "lib", "jvm", "java"})
 VIEWER_BRANDS = ("viewer", "radiant", "osirix", "horos", "microdicom", "efilm", "synapse", "k-pacs", "kpacs", "weasis", "vuemotion", "ezdicom", "sante")
 DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+MAGICS = ((b"7z\xbc\xaf\x27\x1c", "7z"), (b"\x1f\x8b\x08", "gz"), (b"\xfd7zXZ\x00", "xz"))
+BZIP2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")
 DECOMPRESSORS = {"gz": lambda fp: gzip.GzipFile(fileobj=fp), "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}
 
 
@@ -156,17 +159,22 @@ def quiet_code(name: str) -> str:
 
 
 def _container_kind(head: bytes, iso_magic: bytes = b"") -> str:
-    """zip, iso, 7z, tar, gz, bz2 or xz when `head` starts a container; "" otherwise."""
+    """zip, iso, 7z, tar, gz, bz2 or xz when `head` starts a container; "" otherwise.
+
+    Plain magic-byte checks: this runs once per file of an upload, and most files are DICOM.
+    """
     if iso_magic == b"CD001" or head[0x8001:0x8006] == b"CD001":
         return "iso"
-    if head[128:132] == b"DICM":
-        return ""
-    if head.startswith(b"BZh") and head[4:10] == b"1AY&SY":
+    if head[:4] in ZIP_MAGICS:
+        return "zip" if kind_of(head[:SNIFF]) == "zip" else ""  # a .docx is a zip, but a document
+    for magic, kind in MAGICS:
+        if head.startswith(magic):
+            return kind
+    if BZIP2.match(head):
         return "bz2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    kind = kind_of(head[:SNIFF])
-    return kind if kind in ("zip", "7z", "tar", "gz") else ""
+    if head[257:262] == b"ustar":
+        return "tar"
+    return ""
 
 
 def _sniff_path(path: str | Path) -> str:
@@ -649,6 +657,7 @@ class _Walker:
         counted.unpacked = lambda: archive.fileobj.pos
         with archive:
             for info in archive:
+                counted.check_ratio()  # the decompressed side has moved on since the last compressed read
                 name = f"{display}/{info.name}"
                 if is_unsafe(info.name):
                     yield Entry(name, UNREADABLE, "unsafe_path")
@@ -806,11 +815,13 @@ class _Counted(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         chunk = self.fp.read(size)
         self.packed += len(chunk)
-        limits = self.walker.limits
-        unpacked = self.unpacked()
+        self.check_ratio()
+        return chunk
+
+    def check_ratio(self) -> None:
+        limits, unpacked = self.walker.limits, self.unpacked()
         if unpacked > limits.ratio_floor_bytes and unpacked > limits.max_ratio * max(self.packed, 1):
             raise _LimitHit("archive_ratio", limits.max_ratio)
-        return chunk
 
     def readinto(self, buffer) -> int:
         chunk = self.read(len(buffer))

@@ -25,17 +25,32 @@ def make_zip(path: Path, members: dict[str, bytes], *, encrypted: tuple[str, ...
     """A zip of `members`; names in `encrypted` get the encryption flag (bit 0), as ZipCrypto members have."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
-            info = zipfile.ZipInfo(name)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            if name in encrypted:
-                info.flag_bits |= 0x1
-            zf.writestr(info, data)
+            zf.writestr(name, data)
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
             info.create_system = 3
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
             zf.writestr(info, target)
+    if encrypted:
+        _flag_encrypted(path, set(encrypted))
     return path
+
+
+def _flag_encrypted(path: Path, names: set[str]) -> None:
+    """Set the 'encrypted' bit of members in both the local and the central headers
+    (zipfile cannot write encrypted zips; readers decide by this bit)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        infos = [info for info in zf.infolist() if info.filename in names]
+    for info in infos:
+        data[info.header_offset + 6] |= 0x1  # local file header: general purpose flag at +6
+    position = data.find(b"PK\x01\x02")
+    while position != -1:  # central directory: flag at +8, name length at +28, name at +46
+        length = int.from_bytes(data[position + 28 : position + 30], "little")
+        if data[position + 46 : position + 46 + length].decode() in names:
+            data[position + 8] |= 0x1
+        position = data.find(b"PK\x01\x02", position + 46 + length)
+    path.write_bytes(bytes(data))
 
 
 def zip_of_zeros(path: Path, size: int, name: str = "zeros.bin") -> Path:
