@@ -329,8 +329,9 @@ def plan(paths: list[Path | str], limits: Limits = Limits()) -> Plan:
         display = path.name or str(path)
         try:
             _plan_path(path, display, limits, result)
-        except Exception:
-            log.warning("an upload path could not be planned", exc_info=True)
+        except Exception as exc:  # logged without the path: it may name the patient
+            log.warning("an upload path could not be planned: %s", type(exc).__name__)
+            log.debug("planning failed", exc_info=True)
             result.entries.append(Entry(display, UNREADABLE, "read_error"))
     return result
 
@@ -356,10 +357,19 @@ def _plan_path(path: Path, display: str, limits: Limits, result: Plan) -> None:
         result.total_members += 1
 
 
-def _scan(folder: str, relative: str = "") -> Iterator[tuple[str, os.DirEntry]]:
-    """Every entry below `folder`, sorted, depth first, never through a symlink."""
-    with os.scandir(folder) as listing:
-        entries = sorted(listing, key=lambda entry: entry.name)
+def _scan(folder: str, relative: str = "") -> Iterator[tuple[str, os.DirEntry | None]]:
+    """Every entry below `folder`, sorted, depth first, never through a symlink.
+
+    A subfolder that cannot be listed comes out as (its name, None).
+    """
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        if not relative:
+            raise
+        yield relative.rstrip("/"), None
+        return
     for entry in entries:
         name = f"{relative}{entry.name}"
         if entry.is_dir(follow_symlinks=False):
@@ -378,7 +388,9 @@ def _plan_folder(root: Path, display: str, limits: Limits, result: Plan) -> None
             result.entries.append(Entry(display, UNREADABLE, "too_many_files", limits.max_files))
             break
         seen += 1
-        if entry.is_symlink():
+        if entry is None:
+            result.entries.append(Entry(name, UNREADABLE, "read_error"))
+        elif entry.is_symlink():
             result.entries.append(Entry(name, UNREADABLE, "symlink"))
         elif not entry.is_file(follow_symlinks=False):
             continue  # sockets, fifos, devices: nothing a scan is made of
