@@ -699,7 +699,7 @@ class _Walker:
             if archive.needs_password():
                 yield Entry(display, UNREADABLE, "password_protected")
                 return
-            targets, sizes = [], {}
+            targets = []
             for info in archive.list():
                 name = f"{display}/{info.filename}"
                 if info.is_directory:
@@ -712,7 +712,6 @@ class _Walker:
                     yield Entry(name, IGNORED, code)
                 else:
                     targets.append(info.filename)
-                    sizes[info.filename] = info.uncompressed
             if targets:
                 yield from self.seven_zip_members(archive, display, targets, depth)
 
