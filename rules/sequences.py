@@ -91,8 +91,9 @@ CALIBRATION = ("~calibration", "cal", "asset cal", "pure cal", "~refscan", "ref 
                "ti scout", "~tiscout", "ti finder", "~tifinder", "look locker", "~looklocker", "cine ir", "noise")
 BOLUS_TRACKING = ("monitoring", "~premonitoring", "~smartprep", "bolus", "~bolustrack", "care bolus", "bolus tracking",
                   "~test bolus", "testbolus", "监测", "团注")
-ADC = ("adc", "dadc", "eadc", "re:adc.*", "re:.*adc", "apparent diffusion", "exp", "exponential", "~expadc",
+ADC = ("adc", "dadc", "eadc", "re:adc.*", "re:.*adc", "apparent diffusion", "~apparentdiffusion", "~expadc",
        "表观扩散", "表观弥散", "=икд", "ицд")
+EXPONENTIAL = ("exp", "exponential", "expo")  # an exponential ADC map, when the series is diffusion
 FA = ("fa", "colfa", "colorfa", "color fa", "fractional anisotropy", "~fractionalanisotropy", "各向异性")
 TENSOR = ("tensor", "dti", "re:dti\\d*", "re:\\d+dir", "tractography", "张量", "тензор", "=дти")
 MAP_WORDS = ("map", "maps", "mapping", "t1map", "t2map", "t2starmap", "t2smap", "r2star", "r2s", "molli", "shmolli",
@@ -123,7 +124,7 @@ DCE = ("dce", "dyn", "re:dyn[a-z0-9]*", "dynamic", "dynamics", "re:dinami[a-z]*"
        "динамич")
 SWI = ("swi", "swan", "swip", "seswi", "swi3d", "venobold", "susceptibility", "~suscept", "磁敏感")
 MRCP = ("mrcp", "cholangio", "~cholangio", "胆胰管", "胰胆管", "水成像")
-SPECTROSCOPY = ("svs", "csi", "spectro", "~spectro", "mrs", "press", "steam", "波谱", "спектр")
+SPECTROSCOPY = ("svs", "spectro", "~spectro", "mrs", "press", "steam", "波谱", "спектр")
 CARDIAC_CONTEXT = ("sa", "sax", "short axis", "~shortaxis", "lax", "long axis", "~longaxis", "4ch", "2ch", "3ch",
                    "4cv", "2cv", "3cv", "4 ch", "2 ch", "3 ch", "lvot", "rvot", "cardiac", "heart", "cardio", "myocard",
                    "myocardium", "cmr", "心脏", "心肌", "сердц", "миокард")
@@ -154,11 +155,11 @@ TRANSITIONAL = ("transitional", "移行期")
 NON_CONTRAST = ("pre", "precontrast", "pre contrast", "pregad", "pre gad", "pre gd", "noncontrast", "non contrast",
                 "non con", "noncon", "nonenhanced", "non enhanced", "unenhanced", "plain", "native", "nativ",
                 "nc", "ncct", "w o", "wo", "without", "sin contraste", "sem contraste", "sans injection",
-                "sans contraste", "ohne", "ohne km", "basal", "mask", "平扫", "增强前", "非增强", "без контраст",
+                "sans contraste", "ohne", "ohne km", "fase basal", "mask", "平扫", "增强前", "非增强", "без контраст",
                 "натив", "бесконтраст", "بدون")
 CONTRAST = ("gd", "gad", "gado", "gadolinium", "gadolinio", "gadovist", "dotarem", "magnevist", "prohance", "multihance",
             "primovist", "eovist", "contrast", "contraste", "kontrast", "~kontrastmittel", "km", "mdc", "ce", "cet1",
-            "post", "postcontrast", "post contrast", "postgad", "postgd", "enh", "enhanced", "injection", "injecte",
+            "postcontrast", "post contrast", "postgad", "postgd", "enh", "enhanced", "injection", "injecte",
             "inj", "iv contrast", "增强", "造影剂", "对比剂", "контраст", "=ку", "постконтраст", "صبغة",
             "بالصبغة", "تباين")
 CONTRAST_RAW = re.compile(r"\+\s*(?:c|gd|gad|gado|contrast|km|ce|mdc|dtpa)(?![a-z])|(?<![a-z0-9])(?:c|gd)\s*\+")
@@ -169,11 +170,11 @@ STIR_WORDS = ("stir", "re:stir.*", "re:.*stir")
 T2STAR_WORDS = ("t2star", "t2s", "t2 star", "medic", "merge", "hemo", "t2ffe", "re:t2\\*?w?ffe",
                 "梯度回波")
 T2STAR_GRE = ("fl2d", "fl3d", "gre", "ffe", "fe", "de2d", "fgre", "mge", "megre", "swi")
-T2_FAMILY = ("haste", "ssfse", "frfse", "fase", "ssh tse", "single shot", "re:haste.*", "rare")
+T2_FAMILY = ("haste", "ssfse", "frfse", "ssh tse", "single shot", "re:haste.*", "rare")
 T1_FAMILY = ("mprage", "re:mprage.*", "mp2rage", "bravo", "fspgr", "spgr", "irfspgr", "vibe", "re:.*vibe", "starvibe",
              "lava", "re:lava.*", "lavaflex", "thrive", "ethrive", "re:e?thrive.*", "quick3d", "quick 3d", "vibrant",
              "tigre", "rssg", "gre fsp", "fsp", "3d tfe", "flash", "mdixon", "dixon", "inphase", "opposed", "opp",
-             "in opp", "in out", "dual echo", "ip op")
+             "in opp", "in out", "dual echo", "ip op", "in phase", "out phase", "out of phase", "opposed phase")
 T1_GRE_FAMILY = ("vibe", "re:.*vibe", "lava", "re:lava.*", "thrive", "re:e?thrive.*", "quick3d", "quick 3d", "vibrant",
                  "tigre", "fl3d", "re:fl3d.*", "fspgr", "spgr", "gre fsp", "3d tfe", "disco", "twist", "grasp")
 PD_WORDS = ("re:(s|3d)?pd(w|wi|we|fs|tse|fse|spair|spir|fatsat|space|spc)?", "proton density", "质子密度",
@@ -188,6 +189,7 @@ _SIEMENS_TRACE = re.compile(r"^\*?(?:re|ep|ez)_?b\d+t")
 _TOKEN = re.compile(r"[a-z0-9]+|[^\W\d_a-z]+")
 _CYRILLIC_T = re.compile(r"т(?=[12](?![0-9]))")
 _T2_STAR_RAW = re.compile(r"t2\s*\*|t2\s*star")
+_POST = re.compile(r" post (?!fossa )")  # "post" is post-contrast, "post fossa" the posterior fossa
 
 
 def _normalise(text: str) -> str:
@@ -261,6 +263,8 @@ class _Series:
         self.words = words
         self.image_types = set(series.image_types) | set(series.first.image_type)
         self.scanning = set(series.first.scanning_sequence)
+        if "IR" in series.first.scan_options:  # some vendors flag the inversion pulse in ScanOptions
+            self.scanning.add("IR")
         self.sequence_name = series.first.sequence_name.strip().lower()
 
     def has(self, *patterns: str) -> bool:
@@ -288,10 +292,13 @@ class _Series:
 
     @property
     def cardiac_context(self) -> bool:
+        if self.neuro:  # a gated brain or spine series (CSF flow) is still not cardiac
+            return False
         return (
             self.first.body_part.replace(" ", "") in CARDIAC_BODY_PARTS
             or self.has(*CARDIAC_CONTEXT)
             or (self.first.cardiac_phases or 0) > 1
+            or bool({"CG", "PPG"} & set(self.first.scan_options))  # cardiac or pulse gating
         )
 
     @property
@@ -302,7 +309,7 @@ class _Series:
         """Contrast was given before this series, and nothing in the name says otherwise."""
         if self.has(*NON_CONTRAST):
             return False
-        named = self.has(*CONTRAST) or bool(CONTRAST_RAW.search(self.words.raw))
+        named = self.has(*CONTRAST) or bool(CONTRAST_RAW.search(self.words.raw) or _POST.search(self.words.joined))
         named = named or any(_T1_CONTRAST_SUFFIX.fullmatch(suffix) for suffix in self.words.t1_tokens() if suffix)
         return named or self.agent_given
 
@@ -341,6 +348,11 @@ def _protocol_if_series_level(first) -> str:
     if first.modality != "MR" or _is_ge(first.manufacturer):
         return ""
     return first.protocol_name
+
+
+def _is_canon(manufacturer: str) -> bool:
+    name = manufacturer.upper()
+    return "TOSHIBA" in name or "CANON" in name
 
 
 def _is_ge(manufacturer: str) -> bool:
@@ -392,7 +404,7 @@ def _derived(s: _Series) -> str | None:
     secondary = "SECONDARY" in types
     if "ADC" in types or "EADC" in types or ("DIFFUSION" in types and "EXP" in types):
         return "ADC"
-    if s.has(*ADC):
+    if s.has(*ADC) or (s.has(*EXPONENTIAL) and (s.has(*DIFFUSION) or s.max_b > 0 or "DIFFUSION" in types)):
         return "ADC"
     if "FA" in types or s.has(*FA):
         return "FA"
@@ -403,7 +415,7 @@ def _derived(s: _Series) -> str | None:
         or s.has(*MAP_WORDS)
     ):
         return "PARAMETER_MAP"
-    if s.has("dixon", "mdixon", "re:.*dixon", "~dixon") and (s.has("f", "fat", "fat only", "fp") or "FAT" in types):
+    if s.has("dixon", "mdixon", "re:.*dixon", "~dixon", "flex", "ideal") and (s.has("f", "fat", "fat only", "fp") or "FAT" in types):
         return "DIXON_FAT"
     if "SUBTRACTION" in types or "SUB" in types or s.has(*SUBTRACTION):
         return "SUBTRACTION"
@@ -411,10 +423,8 @@ def _derived(s: _Series) -> str | None:
         return "MIP"
     if (derived or secondary) and types & DERIVED_MARKERS:
         return "MPR"
-    if s.has(*RENDER):
-        return "MPR"
-    if derived and secondary and s.has("3d", "cor", "sag", "coronal", "sagittal", "obl", "oblique"):
-        return "MPR"
+    if s.has(*RENDER) or {token for token in s.words.tokens if not token.isdigit()} == {"3d"}:
+        return "MPR"  # a series called just "3D" is a rendering
     return None
 
 
@@ -448,7 +458,9 @@ def _ct_phase(s: _Series) -> str | None:
         return "CALCIUM_SCORE"
     if s.has("perfusion", "perf", "灌注"):
         return "PERFUSION"
-    phase = _phase(s, vague_words=True)
+    # a bare "AP" or "late" names a phase only with contrast or in an abdominal series ("Chest AP" is not)
+    body = s.first.body_part
+    phase = _phase(s, vague_words=s.contrast() or any(part in body for part in ("ABD", "LIVER", "PELVIS")))
     if phase:
         return phase
     if s.has("cta", "angio", "angiography", "~angio", "ccta", "coronary", "血管成像"):
@@ -500,6 +512,8 @@ def _mr_diffusion(s: _Series) -> str | None:
 def _mr_function_and_vessels(s: _Series) -> str | None:
     if s.has(*FMRI) or "FMRI" in s.image_types:
         return "FMRI"
+    if s.has(*MRCP):  # before MRA: "cholangiography" contains "angio"
+        return "MRCP"
     if s.has(*MRA) and not s.has("dce", "dyn", "re:dyn[a-z0-9]*"):
         return "FLOW" if s.has("qflow", "flow", "venc") else "MRA"
     if s.has(*PERFUSION) or "PERFUSION" in s.image_types:
@@ -510,8 +524,6 @@ def _mr_function_and_vessels(s: _Series) -> str | None:
         return "PERFUSION"
     if s.has(*SWI) or re.match(r"^\*?swi", s.sequence_name) or "SWI" in s.image_types:
         return "SWI"
-    if s.has(*MRCP):
-        return "MRCP"
     return None
 
 
@@ -546,8 +558,9 @@ def _cine_by_parameters(s: _Series) -> bool:
 
 def _mr_dynamic(s: _Series) -> str | None:
     t1_gre = bool(s.words.t1_tokens()) or s.has(*T1_GRE_FAMILY)
-    # on MR a bare "AP" or "late" names a phase only in a contrast or dynamic T1 gradient-echo series
-    phase = _phase(s, vague_words=s.contrast() or s.dynamic or t1_gre)
+    # on MR a bare "AP" or "late" names a phase only in a contrast or dynamic T1 gradient-echo series;
+    # a brain or spine has no liver phases: "T1 +C delayed" there is a post-contrast T1
+    phase = None if s.neuro else _phase(s, vague_words=s.contrast() or s.dynamic or t1_gre)
     if phase:
         return phase
     if s.has(*DCE):
@@ -568,8 +581,8 @@ def _named_weightings(s: _Series) -> set[str]:
     t2_gre = any(suffix.startswith(T2STAR_GRE) for suffix in t2) or (t2 and s.has(*T2STAR_GRE))
     if _T2_STAR_RAW.search(s.words.raw) or s.has(*T2STAR_WORDS) or t2_gre:
         found.add("T2_STAR")
-    if t2 or s.has(*T2_FAMILY):
-        found.add("T2")
+    if t2 or s.has(*T2_FAMILY) or (_is_canon(s.first.manufacturer) and s.has("fase", "re:fase.*")):
+        found.add("T2")  # Canon's FASE (single-shot FSE); elsewhere "fase" is Spanish/Portuguese for phase
     if s.has(*PD_WORDS):
         found.add("PD")
     if t1 or (not t2 and s.has(*T1_FAMILY)):

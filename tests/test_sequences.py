@@ -562,6 +562,33 @@ def test_unknown(manufacturer, description, tags, expected):
     check(manufacturer, description, tags, expected)
 
 
+# --- Words with another meaning ---------------------------------------------------------------------
+
+HOMONYM_ROWS = [
+    row(SIEMENS, "T1 post fossa", "T1"),  # posterior fossa, not post-contrast
+    row(SIEMENS, "T1 C-spine", "T1"),
+    row(GE, "Ax T1 FS +C delayed", "T1_CONTRAST", BodyPartExamined="HEAD"),  # a brain has no liver phases
+    row(SIEMENS, "Fase 1", None),  # Spanish/Portuguese "phase", not Canon's FASE
+    row(SIEMENS, "Chest AP", None, modality="CT"),  # antero-posterior, not arterial phase
+    row(SIEMENS, "Liver AP", "ARTERIAL", modality="CT", BodyPartExamined="ABDOMEN"),
+    row(SIEMENS, "Basal ganglia", None, modality="CT"),
+    row(SIEMENS, "Fase basal", "NON_CONTRAST", modality="CT"),
+    row(GE, "Ax LAVA-Flex FAT", "DIXON_FAT"),
+    row(GE, "Ax LAVA-Flex WATER +C", "T1_CONTRAST"),
+    row(SIEMENS, "CSI in-phase", "T1"),  # chemical shift imaging, not spectroscopy
+    row(SIEMENS, "t1_fl2d_exp", "T1"),  # "exp" is an exponential ADC only in a diffusion series
+    row(SIEMENS, "MRCP 3D cholangiography", "MRCP"),  # "angio" inside "cholangiography"
+    row(GE, "Delayed SA", "LGE", ScanOptions=["CG"]),  # cardiac gating: delayed enhancement
+    row(GE, "Delayed", None, ScanOptions=["CG"], BodyPartExamined="HEAD"),
+    row(TOSHIBA, "T2_FSE_COR", "T2", ImageType=["DERIVED", "SECONDARY", "OTHER"]),  # Toshiba marks originals DERIVED\SECONDARY
+]
+
+
+@pytest.mark.parametrize("manufacturer, description, tags, expected", HOMONYM_ROWS)
+def test_homonyms(manufacturer, description, tags, expected):
+    check(manufacturer, description, tags, expected)
+
+
 # --- ProtocolName: used where it names the series, ignored where it names the exam -------------
 
 def test_protocol_name_names_the_series_on_siemens():
