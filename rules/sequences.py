@@ -102,7 +102,7 @@ MAP_WORDS = ("map", "maps", "mapping", "t1map", "t2map", "t2starmap", "t2smap", 
              "vnc", "virtual non contrast", "t1rho", "re:t1rho.*", "re:t[12]map.*", "伪彩", "参数图")
 SUBTRACTION = ("sub", "re:sub\\d+", "subs", "subtraction", "subtracted", "subtr", "~subtraction", "减影",
                "вычитани", "sustraccion", "soustraction", "subtraktion")
-MIP = ("re:(min)?mips?\\d*", "tmip", "maximum intensity", "minimum intensity", "最大密度投影", "最小密度投影",
+MIP = ("re:(?:mips?|minip|tmip)\\d*", "maximum intensity", "minimum intensity", "最大密度投影", "最小密度投影",
        "mip cor", "mip sag")
 RENDER = ("mpr", "mprs", "re:mpr\\d*", "reformat", "reformats", "reformatted", "~reformat", "curved", "cpr", "vr", "vrt",
           "volume rendering", "ssd", "重组", "мпр")

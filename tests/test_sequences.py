@@ -399,6 +399,8 @@ PARAMETER_ROWS = [
     row(SIEMENS, "t1_vibe_tra", "DCE", **GR_3D_T1, **DYNAMIC),
     row(SIEMENS, "Series 17", "DCE", **GR_3D_T1, **DYNAMIC, **GADOLINIUM),
     row(SIEMENS, "Series 18", "T2_STAR", ScanningSequence="GR", RepetitionTime="600", EchoTime="20"),
+    row(GE, "2CH", "CINE", ScanningSequence="GR", RepetitionTime="3.5", EchoTime="1.5", images=20, per_image=cine_phases),
+    row(GE, "2CH flow", "FLOW", ScanningSequence="GR", RepetitionTime="5", EchoTime="2.5", images=20, per_image=cine_phases),
     # names backed or contradicted by parameters
     row(SIEMENS, "t2_tirm_cor", "STIR", **IR_STIR),
     row(SIEMENS, "t2_tirm_tra", "FLAIR", **IR_FLAIR),
@@ -482,6 +484,8 @@ NEVER_REQUIRED_ROWS = [
     row(SIEMENS, "Series 40", "PARAMETER_MAP", ImageType=["DERIVED", "PRIMARY", "T1 MAP"]),
     row(SIEMENS, "DCE Ktrans", "PARAMETER_MAP"),
     row(SIEMENS, "rCBV", "PARAMETER_MAP"),
+    row(SIEMENS, "T1rho_sag", "PARAMETER_MAP"),
+    row(SIEMENS, "MinIP 10mm", "MIP"),
     row(SIEMENS, "MoCoSeries", "PARAMETER_MAP"),
     row(SIEMENS, "t1_vibe_dixon_tra_F", "DIXON_FAT"),
     row(GE, "ASSET Calibration", "CALIBRATION"),
