@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -389,7 +390,9 @@ def _read_with_pydicom(fp: BinaryIO, head: bytes, source: str) -> ReadResult:
         rest = fp.read(MAX_HEADER)
         stream = io.BytesIO(head + rest)
     try:
-        dataset = pydicom.dcmread(stream, force=True, stop_before_pixels=True)
+        with warnings.catch_warnings():  # pydicom warns about each oddity it works around; the report says enough
+            warnings.simplefilter("ignore")
+            dataset = pydicom.dcmread(stream, force=True, stop_before_pixels=True)
     except (InvalidDicomError, EOFError):
         return Unreadable(source, "truncated")
     except Exception:

@@ -78,7 +78,7 @@ class Limits:
     max_total_bytes: int = 16 * 1024**3  # uncompressed bytes per top-level upload path (archive bomb limit)
     max_ratio: float = 100.0  # uncompressed/compressed ratio of an archive ...
     ratio_floor_bytes: int = 64 * 1024**2  # ... only enforced once its uncompressed size exceeds this
-    max_files: int = 50_000  # members/files per top-level upload path; the rest are skipped
+    max_files: int = 200_000  # members/files per top-level upload path; the rest are skipped (a real disc holds < 50,000)
     max_depth: int = 1  # archives inside archives: one level
 
 

@@ -55,7 +55,7 @@ def _ct_reason(study: Study, answers: Answers, policy: Policy) -> Reason | None:
     if study.modality != "CT":  # the CT of a PET-CT is part of the PET examination
         return None
     rule = policy.section("ct_slice_thickness")
-    thicknesses = [s.thinnest for s in study.series_of("CT") if s.thinnest is not None and not sequences.is_localizer(s)]
+    thicknesses = [s.thinnest for s in study.series_of("CT") if s.thinnest is not None and not sequences.is_auxiliary(s)]
     if not thicknesses:
         return None
     thinnest = min(thicknesses)
