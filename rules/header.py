@@ -188,6 +188,8 @@ def _starts_like_dataset(head: bytes) -> tuple[bool, bool] | None:
     """(has meta group, implicit VR) for a file without preamble that starts like DICOM, else None."""
     if len(head) < 8:
         return None
+    if head[:2] == b"\x00\x08" and head[4:6] in VALID_VRS and struct.unpack_from(">H", head, 2)[0] <= 0x0100:
+        raise _Unsupported()  # a bare big-endian dataset: pydicom reads it
     group, elem = struct.unpack_from("<HH", head)
     if group not in (0x0002, 0x0008) or elem > 0x0100:
         return None
@@ -289,7 +291,10 @@ def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult
     if len(head) >= 132 and head[128:132] == b"DICM":
         start, has_meta, implicit = 132, True, False
     else:
-        shape = _starts_like_dataset(head)
+        try:
+            shape = _starts_like_dataset(head)
+        except _Unsupported:
+            return _read_with_pydicom(fp, head, source)
         if shape is None:
             return NotDicom(source, kind_of(head, source))
         start, (has_meta, implicit) = 0, shape
