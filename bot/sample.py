@@ -28,16 +28,16 @@ PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pa
 
 def _ct_folder(folder: Path, date: dt.date) -> None:
     write_study(folder, [
-        SeriesSpec("CT", 2, {"SeriesDescription": "Topogram 0.6 T20s", "ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"],
+        SeriesSpec("CT", 2, {"StudyDescription": "CT Chest", "SeriesDescription": "Topogram 0.6 T20s", "ImageType": ["ORIGINAL", "PRIMARY", "LOCALIZER"],
                              "SliceThickness": "0.6"}),
-        SeriesSpec("CT", 40, {"SeriesDescription": "Thorax 5.0 B31f", "SliceThickness": "5.0"}),
-        SeriesSpec("CT", 20, {"SeriesDescription": "Thorax 5.0 B70f lung", "SliceThickness": "5.0"}),
+        SeriesSpec("CT", 40, {"StudyDescription": "CT Chest", "SeriesDescription": "Thorax 5.0 B31f", "SliceThickness": "5.0"}),
+        SeriesSpec("CT", 20, {"StudyDescription": "CT Chest", "SeriesDescription": "Thorax 5.0 B70f lung", "SliceThickness": "5.0"}),
     ], study_date=date, private=True, rows=64, columns=64, prefix="IM")
 
 
 def _mr_zip(path: Path, date: dt.date) -> None:
     common = {"Manufacturer": "GE MEDICAL SYSTEMS", "MagneticFieldStrength": "15000", "BodyPartExamined": "HEAD",
-              "InstitutionName": "Example Imaging Centre"}
+              "InstitutionName": "Example Imaging Centre", "StudyDescription": "MRI Brain with contrast"}
     series = [
         ("Ax T2 FRFSE", {"ScanningSequence": "SE", "RepetitionTime": "4500", "EchoTime": "102"}),
         ("Ax T2 FLAIR", {"ScanningSequence": ["SE", "IR"], "InversionTime": "2200", "RepetitionTime": "9000", "EchoTime": "120"}),
@@ -61,7 +61,8 @@ def _pet_disc(path: Path, date: dt.date) -> None:
         series_uid = generate_uid()
         for index in range(count):
             ds = make_dataset(modality, study_uid=study_uid, series_uid=series_uid, study_date=date, rows=32, columns=32,
-                              InstitutionName="Example Imaging Centre", InstanceNumber=index + 1, **tags)
+                              InstitutionName="Example Imaging Centre", StudyDescription="PET-CT FDG whole body",
+                              InstanceNumber=index + 1, **tags)
             fileset.add(add_private_block(ds, size=256))
     with tempfile.TemporaryDirectory() as scratch:
         fileset.write(scratch)

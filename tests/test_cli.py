@@ -69,8 +69,8 @@ def test_text_checklist_in_english(sample, capsys):
     assert "3 studies found: 0 usable, 1 to review, 2 to redo." in text
     assert "slices are 5 mm; for cancer work-up the hospital needs 2.5 mm or thinner" in text
     assert "missing sequences: DWI (diffusion)" in text
-    assert "radiology-report.pdf: PDF document" in text
-    assert "broken.dcm: the file is cut short" in text
+    assert "Not DICOM (1 file):\n   - radiology-report.pdf: PDF document\n" in text  # one file a line
+    assert "\n   - broken.dcm: the file is cut short" in text
     assert "What to bring" in text and "What to redo and where" in text
     assert "not a medical opinion" in text
 
