@@ -60,12 +60,21 @@ class SeriesReport:
     sequence: str | None
     transfer_syntax: str
     series_number: int | None = None
+    body_part: str = ""
+    series_date: dt.date | None = None
+    institution: str = ""
+    private_tags: bool = False
+    pet_suv: dict[str, Any] | None = None  # PET only: the values SUV needs, as found
 
     def to_json(self) -> dict[str, Any]:
         return {"series_instance_uid": self.series_instance_uid, "description": self.description,
                 "modality": self.modality, "images": self.images, "slice_thickness": self.slice_thickness,
                 "field_strength": self.field_strength, "sequence": self.sequence,
-                "transfer_syntax": self.transfer_syntax, "series_number": self.series_number}
+                "transfer_syntax": self.transfer_syntax, "series_number": self.series_number,
+                "body_part": self.body_part or None,
+                "series_date": self.series_date.isoformat() if self.series_date else None,
+                "institution": self.institution or None, "private_tags": self.private_tags,
+                **({"pet_suv": self.pet_suv} if self.pet_suv is not None else {})}
 
 
 @dataclass(slots=True)

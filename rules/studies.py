@@ -82,8 +82,9 @@ def assemble(series: Iterable[SeriesFacts], policy: Policy) -> list[Study]:
             study.series, study.supporting = study.supporting, []
         modalities = {series.modality for series in study.series}
         study.modality = next((m for m in order if m in modalities), None) or sorted(modalities)[0] or "OT"
-        for group in (study.series, study.supporting):
-            group.sort(key=lambda s: (s.first.series_number is None, s.first.series_number or 0, s.description))
+        for group in (study.series, study.supporting):  # the primary modality's series first, then by number
+            group.sort(key=lambda s, primary=study.modality: (
+                s.modality != primary, s.first.series_number is None, s.first.series_number or 0, s.description))
         studies.append(study)
     studies.sort(key=lambda s: (s.dated[0] is None, -(s.dated[0].toordinal() if s.dated[0] else 0), s.modality))
     return studies

@@ -127,6 +127,12 @@ def _series_report(series: SeriesFacts, code: str | None, policy: Policy) -> Ser
         sequence=code,
         transfer_syntax=sorted(series.transfer_syntaxes)[0] if series.transfer_syntaxes else "",
         series_number=series.first.series_number,
+        body_part=series.first.body_part,
+        series_date=series.first.series_date or series.first.study_date,
+        institution=series.first.institution,
+        private_tags=series.has_private_tags,
+        pet_suv={field: getattr(series.first, fact) or None for field, fact in PET_FIELD_FACTS.items()}
+        if series.modality == "PT" else None,
     )
 
 
