@@ -1,0 +1,98 @@
+"""Settings read from the environment (and a `.env` file in the current folder).
+
+Each field of `Settings` is read from the environment variable named like the
+field in upper case (`data_dir` ← `DATA_DIR`). Adding a setting is one line:
+a field with its default; the type annotation decides how the text is parsed
+(str, int, bool, Path, or `X | None` of those). A field whose default depends
+on others (like `database_url`) gets it in `__post_init__`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import UnionType
+
+from storage.errors import ConfigurationError
+
+ENV_FILE = Path(".env")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    database_url: str = ""            # empty: sqlite:///<data_dir>/scanpass.db
+    retention_days: int = 30
+    max_upload_mb: int = 2048
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'scanpass.db'}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ,
+                 env_file: Path | None = ENV_FILE) -> Settings:
+        """Settings from `environ`, falling back to `env_file` (if it exists), then to defaults."""
+        values = dict(read_env_file(env_file)) if env_file is not None else {}
+        values.update(environ)
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            text = values.get(f.name.upper())
+            if text is None or text.strip() == "":
+                continue
+            kwargs[f.name] = _parse(f.name.upper(), text.strip(), hints[f.name])
+        return cls(**kwargs)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Simple `KEY=VALUE` lines; blank lines, `#` comments and a leading `export ` are allowed,
+    one pair of surrounding quotes is removed. A missing file is no error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise ConfigurationError(f"{path}:{number}: expected KEY=VALUE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def _parse(name: str, text: str, kind: object) -> object:
+    if isinstance(kind, UnionType) or typing.get_origin(kind) is typing.Union:
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is Path:
+            return Path(text)
+        if kind is str:
+            return text
+    except ValueError:
+        raise ConfigurationError(f"{name}={text!r} is not a valid {kind.__name__}") from None
+    raise TypeError(f"Settings has no parser for {name}: {kind!r}")

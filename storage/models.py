@@ -1,0 +1,89 @@
+"""The tables. Rows never leave `storage/`: the repository turns them into `dialogs.case.Case`.
+
+Any change here needs a migration in `storage/migrations/versions/`
+(`alembic -c storage/alembic.ini revision --autogenerate -m "..."`);
+`tests/test_storage.py` fails while the models and the migrations disagree.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+# Named constraints: SQLite's batch migrations need names to alter them later.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp() -> Any:
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), nullable=False)
+
+
+def _case_fk() -> Any:
+    return Field(sa_column_args=[sa.ForeignKey("cases.id", ondelete="CASCADE")],
+                 nullable=False, index=True)
+
+
+class CaseRow(SQLModel, table=True):
+    __tablename__ = "cases"
+    # AUTOINCREMENT on SQLite: an erased case's id (and so its upload folder name) is never reused.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat: str = Field(sa_type=sa.String(200), unique=True, nullable=False)
+    locale: str = Field(sa_type=sa.String(35), nullable=False)
+    state: str = Field(sa_type=sa.String(64), nullable=False)
+    consent: bool = Field(default=False, nullable=False)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    history: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    status: str = Field(default="open", sa_type=sa.String(32), nullable=False, index=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True),
+                                 nullable=False, index=True)
+
+
+class UploadRow(SQLModel, table=True):
+    __tablename__ = "uploads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = _case_fk()
+    path: str = Field(sa_type=sa.String(1024), nullable=False)   # relative to DATA_DIR when under it
+    name: str = Field(sa_type=sa.String(1024), nullable=False)   # the patient's name for it, display only
+    size: int = Field(sa_type=sa.BigInteger, nullable=False)
+    sha256: str = Field(sa_type=sa.String(64), nullable=False)
+    created_at: datetime = _timestamp()
+
+
+class ReportRow(SQLModel, table=True):
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = _case_fk()
+    report: dict[str, Any] = Field(sa_column_kwargs={"name": "json"}, sa_type=sa.JSON, nullable=False)
+    created_at: datetime = _timestamp()
+
+
+class HandoffRow(SQLModel, table=True):
+    __tablename__ = "handoffs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = _case_fk()
+    handoff: dict[str, Any] = Field(sa_column_kwargs={"name": "json"}, sa_type=sa.JSON, nullable=False)
+    claimed_by: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)
+    replied_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
+    created_at: datetime = _timestamp()
+
+
+metadata = SQLModel.metadata
