@@ -3,8 +3,9 @@
 Each field of `Settings` is read from the environment variable named like the
 field in upper case (`data_dir` ← `DATA_DIR`). Adding a setting is one line:
 a field with its default; the type annotation decides how the text is parsed
-(str, int, bool, Path, or `X | None` of those). A field whose default depends
-on others (like `database_url`) gets it in `__post_init__`.
+(str, int, bool, Path, or `X | None` of those). Any other type names its parser:
+`field(default=(), metadata={"parse": lambda text: tuple(text.split(","))})`.
+A field whose default depends on others (like `database_url`) gets it in `__post_init__`.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class Settings:
             text = values.get(f.name.upper())
             if text is None or text.strip() == "":
                 continue
-            kwargs[f.name] = _parse(f.name.upper(), text.strip(), hints[f.name])
+            kwargs[f.name] = _parse(f.name.upper(), text.strip(), f.metadata.get("parse", hints[f.name]))
         return cls(**kwargs)
 
     @property
@@ -93,6 +94,8 @@ def _parse(name: str, text: str, kind: object) -> object:
             return Path(text)
         if kind is str:
             return text
+        if callable(kind) and not isinstance(kind, type):
+            return kind(text)
     except ValueError:
-        raise ConfigurationError(f"{name}={text!r} is not a valid {kind.__name__}") from None
+        raise ConfigurationError(f"{name}={text!r} is not a valid {getattr(kind, '__name__', 'value')}") from None
     raise TypeError(f"Settings has no parser for {name}: {kind!r}")

@@ -11,6 +11,7 @@ import io
 import os
 import threading
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -378,3 +379,23 @@ def test_settings_read_a_dotenv_file_and_the_environment_wins(tmp_path):
     env_file.write_text("not a setting\n")
     with pytest.raises(ConfigurationError, match=".env:1"):
         Settings.from_env({}, env_file=env_file)
+
+
+def test_a_new_setting_is_one_field():
+    def chat_ids(text: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+
+    @dataclass(frozen=True)
+    class Wider(Settings):
+        telegram_bot_token: str | None = None
+        telegram_local_mode: bool = False
+        http_port: int = 8080
+        coordinator_chat_ids: tuple[str, ...] = field(default=(), metadata={"parse": chat_ids})
+
+    wider = Wider.from_env({"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_LOCAL_MODE": "1",
+                            "COORDINATOR_CHAT_IDS": "12, 34"}, env_file=None)
+    assert (wider.telegram_bot_token, wider.telegram_local_mode, wider.http_port,
+            wider.coordinator_chat_ids) == ("123:abc", True, 8080, ("12", "34"))
+    assert Wider.from_env({}, env_file=None).telegram_bot_token is None
+    with pytest.raises(ConfigurationError, match="TELEGRAM_LOCAL_MODE"):
+        Wider.from_env({"TELEGRAM_LOCAL_MODE": "maybe"}, env_file=None)
