@@ -4,6 +4,8 @@
                            [--infection yes|no] [--lang LOCALE] [--format text|json]
     scanpass sample FOLDER      write a sample upload of invented scans
     scanpass demo [--lang L]    write the sample and print its checklist
+    scanpass chat [--lang L]    the conversation in this terminal
+    scanpass purge              delete cases and files older than RETENTION_DAYS
 
 Exit 0 when the check ran, whatever the verdict; 2 with one line on stderr for
 a usage error (unknown condition, bad date, missing path).
@@ -55,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="write a sample upload of invented scans to FOLDER")
     sample.add_argument("folder", type=Path)
 
+    chat = commands.add_parser("chat", help="the conversation in this terminal (numbered buttons, file paths as uploads)")
+    chat.add_argument("--lang", default=None, help="language to start in, e.g. ru, ar, zh_Hans (default: from $LANG)")
+
+    commands.add_parser("purge", help="delete cases and files older than RETENTION_DAYS")
+
     demo = commands.add_parser("demo", help="write the sample upload and print its checklist")
     demo.add_argument("--folder", type=Path, default=Path("data/sample"))
     demo.add_argument("--lang", default="en")
@@ -93,11 +100,36 @@ def run_check(paths: list[str], answers: Answers, lang: str, output: str) -> int
     return 0
 
 
+def _with_storage(args: argparse.Namespace) -> int:
+    import os
+
+    from storage.config import Settings
+    from storage.repository import Repository
+
+    settings = Settings.from_env()
+    repository = Repository.from_settings(settings)
+    repository.open()
+    if args.command == "purge":
+        count = repository.purge(settings.retention_days)
+        print(f"purged {count} case(s) older than {settings.retention_days} days")
+        return 0
+    from bot.terminal import Terminal
+
+    lang = args.lang or (os.environ.get("LANG", "").split(".")[0] or None)
+    try:
+        return Terminal(repository, settings, lang).run()
+    except KeyboardInterrupt:
+        print()
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "check":
             return run_check(args.paths, _answers(args), args.lang, args.format)
+        if args.command in ("chat", "purge"):
+            return _with_storage(args)
         from bot.sample import write_sample
 
         if args.command == "sample":

@@ -28,9 +28,13 @@ class CatalogError(ScanPassError):
     """A shipped catalog is missing or does not compile."""
 
 
+PREFERRED_ORDER = ("en", "zh_Hans", "ru", "ar", "es", "fr")  # how the language buttons are listed
+
+
 def shipped() -> list[str]:
-    """Locales that have a catalog, e.g. ['en', 'zh_Hans']."""
-    return sorted(p.parent.parent.name for p in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    """Locales that have a catalog, e.g. ['en', 'zh_Hans', ...], in the order patients see them."""
+    found = {p.parent.parent.name for p in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    return sorted(found, key=lambda name: (PREFERRED_ORDER.index(name) if name in PREFERRED_ORDER else 99, name))
 
 
 def choose(requested: str | None) -> str:

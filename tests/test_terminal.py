@@ -1,0 +1,51 @@
+"""`scanpass chat` driven through a pipe as a person would type, with a restart of the process midway."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from tests.factory import SeriesSpec, write_study
+
+
+def chat(tmp_path, lines: list[str], lang: str = "en") -> str:
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "chat", "--lang", lang], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_inbound_to_the_checklist_across_a_restart(tmp_path):
+    study = tmp_path / "study"
+    write_study(study, [SeriesSpec("CT", 3, {"SliceThickness": "5.0"})], study_date=dt.date.today() - dt.timedelta(days=3))
+    first = chat(tmp_path, ["1", "1", "1", "1"])   # English, I agree, coming to China, active oncology
+    assert "Which part of the body is being treated?" in first.split("> ")[-2]
+    second = chat(tmp_path, ["7", "1", "1", "2", "2", str(study), "1", "2"])  # the process restarted in between
+    assert "Welcome back. Here is where you left off." in second
+    assert "Which part of the body is being treated?" in second
+    assert "Received study.zip (1 file so far)." in second
+    assert "slices are 5 mm; for cancer work-up the hospital needs 2.5 mm or thinner" in second
+    assert "Thank you. You can start again at any time." in second
+
+
+def test_bad_input_is_answered_and_nothing_is_lost(tmp_path):
+    out = chat(tmp_path, ["1", "1", "1", "hello", "42", str(tmp_path / "nope.dcm"), "1", "/language", "2"])
+    assert "Please answer with one of the buttons." in out   # free text where a button is expected
+    assert out.count("What is the treatment for?") >= 3       # asked again each time
+    assert "治疗的是身体哪个部位？" in out                       # switched to Chinese at the area step, answers kept
+
+
+def test_delete_erases_the_case_and_its_files(tmp_path):
+    study = tmp_path / "study"
+    write_study(study, [SeriesSpec("CT", 1, {})])
+    chat(tmp_path, ["1", "1", "1", "1", "1", "1", "1", "2", "2", str(study)])
+    uploads = tmp_path / "data" / "uploads"
+    assert any(uploads.rglob("*.zip"))
+    out = chat(tmp_path, ["/delete", "1"])
+    assert "Everything you gave us has been deleted." in out
+    assert not any(uploads.rglob("*.zip"))
+    again = chat(tmp_path, ["/start"])
+    assert "Choose your language." in again
