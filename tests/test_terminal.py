@@ -49,3 +49,20 @@ def test_delete_erases_the_case_and_its_files(tmp_path):
     assert not any(uploads.rglob("*.zip"))
     again = chat(tmp_path, ["/start"])
     assert "Choose your language." in again
+
+
+def test_russian_inbound_switching_to_arabic_midway_keeps_the_answers(tmp_path):
+    study = tmp_path / "study"
+    write_study(study, [SeriesSpec("CT", 2, {"SliceThickness": "1.0"})], study_date=dt.date.today() - dt.timedelta(days=3))
+    # Русский, согласен, в Китай, онкология, опухоль мозга
+    out = chat(tmp_path, ["3", "1", "1", "1", "1", "в следующий вторник", "1"], lang="ru")
+    assert "Какая часть тела" in out or "Когда" in out
+    out = chat(tmp_path, ["/language", "4", "2", "2", str(study), "1", "2"], lang="ru")
+    assert "أرسل فحوصك" in out                  # the files step, now in Arabic
+    assert "ورم في الدماغ" in out                 # the area answered in Russian is still there in the checklist
+    assert "صالح للاستخدام" in out                 # the verdict, in Arabic
+
+
+def test_outbound_in_english_lists_what_to_ask_for(tmp_path):
+    out = chat(tmp_path, ["1", "1", "2", "2"])     # English, I agree, going home, oncologist
+    assert "pathology report (病理报告)" in out and "Takes 7-14 days" in out
