@@ -18,6 +18,7 @@ from typing import TextIO
 from dialogs.case import Upload
 from dialogs.events import Action, Button, CheckFinished, Command, FileReceived, Reply, Text
 from dialogs.flow import FLOW
+from dialogs.handoff import summary
 from dialogs.i18n import choose
 from dialogs.machine import step
 from dialogs.replies import render
@@ -68,11 +69,7 @@ class Terminal:
     def act(self, action: Action) -> None:
         if action.name == "check":
             case = self.repository.load(CHAT)
-            answers = case.answers
-            report = check([upload.path for upload in case.uploads],
-                           Answers(condition=answers.get("condition", "other"), area=answers.get("area", "other"),
-                                   visit=_date(answers.get("visit")), symptoms=answers.get("symptoms", "no"),
-                                   infection=answers.get("infection", "no")),
+            report = check([upload.path for upload in case.uploads], Answers.from_dict(case.answers),
                            progress=self.progress)
             if self.colour:
                 self.stdout.write("\r\033[K")
@@ -81,7 +78,7 @@ class Terminal:
             self.repository.delete(CHAT)
         elif action.name == "handoff":  # kept with the case; coordinator channels read it from storage
             with self.repository.step(CHAT) as case:
-                case.handoff = {"answers": dict(case.answers), "report": case.report, "locale": case.locale,
+                case.handoff = {"summary": summary(case, self.settings.coordinator_locale), "locale": case.locale,
                                 "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
     def progress(self, done: int, total: int) -> None:
@@ -147,5 +144,3 @@ class Terminal:
                 self.event(Text(text))
 
 
-def _date(value: str | None) -> dt.date:
-    return dt.date.fromisoformat(value) if value else dt.date.today()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from dialogs.i18n import shipped
 from rules.policy import load
 
+PAPER_MODALITIES = ("CT", "MR", "PT", "CR", "US")  # scans a patient may have only as a report or photo
+PAPER_KINDS = frozenset({"pdf", "jpeg", "png", "heic", "image", "docx"})  # not-DICOM files that may be such a report
 SPECIALTIES = ("gp", "oncology", "surgery", "cardiology", "orthopedics", "radiology")
 
 
@@ -57,6 +59,9 @@ FLOW: dict[str, State] = {
     "infection":     State("ask_infection", _yes_no("infection", "yes", "no"), next="files"),
     "files":         State("ask_files", (Option("done", "files_done", next="checking"),), input="files"),
     "checking":      State("checking", back=False),
+    "paper_scan":    State("ask_paper_scan", _choices(PAPER_MODALITIES, "modality", "paper_modality")
+                           + (Option("none", "no_more_paper"),), next="paper_date", back=False),
+    "paper_date":    State("ask_paper_date", (Option("unknown", "date_unknown_button"),), next="paper_scan", input="date"),
     "checklist":     State("show_checklist", (Option("yes", "send_to_coordinator", "handoff", next="finished"),
                                               Option("no", "keep_to_myself", "handoff", next="finished")), back=False),
     "finished":      State("finished", (Option("restart", "restart"),), back=False),
@@ -74,6 +79,7 @@ FLOW: dict[str, State] = {
 
 START = "language"
 CHECKING = {"checking": "checklist", "out_checking": "out_disc"}  # state waiting for a check -> state after it
+AFTER_CHECK = {"checking": ("paper_scan",)}                        # where a check's result may also lead
 COMMAND_STATES = {"delete_confirm", "cancelled"}                   # reached by a command, not by a button
 
 
@@ -89,7 +95,10 @@ def check_flow(flow: dict[str, State] = FLOW) -> None:
     while todo:
         state = flow[todo.pop()]
         targets = [option.next or state.next for option in state.options] + [state.next]
-        targets += [CHECKING[name] for name, s in flow.items() if s is state and name in CHECKING]
+        for name, s in flow.items():
+            if s is state:
+                targets += [CHECKING[name]] if name in CHECKING else []
+                targets += list(AFTER_CHECK.get(name, ()))
         for target in targets:
             if target is None:
                 continue
@@ -104,3 +113,27 @@ def check_flow(flow: dict[str, State] = FLOW) -> None:
     for name, state in flow.items():
         if state.question not in known:
             raise FlowError(f"state {name!r}: no message {state.question!r} in messages.j2")
+
+
+def diagram(flow: dict[str, State] = FLOW) -> str:
+    """The flow as a Mermaid state diagram (kept beside this file as flow.mmd; a test keeps it current)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {START}"]
+    for name, state in flow.items():
+        edges = {}
+        for option in state.options:
+            target = option.next or state.next
+            if target:
+                edges.setdefault(target, []).append(option.value)
+        if state.input and state.next:
+            edges.setdefault(state.next, []).append(f"({state.input})")
+        if name in CHECKING:
+            edges.setdefault(CHECKING[name], []).append("(check finished)")
+        for target in AFTER_CHECK.get(name, ()):
+            edges.setdefault(target, []).append("(reports or photos)")
+        for target, values in edges.items():
+            lines.append(f"    {name} --> {target}: {', '.join(values)}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m dialogs.flow > dialogs/flow.mmd
+    print(diagram(), end="")

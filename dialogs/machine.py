@@ -13,7 +13,7 @@ from dialogs.case import Case
 from dialogs.dates import understand_date
 from dialogs.events import (Action, Button, CheckFinished, Choice, Command, Event, FileReceived, LinkReceived, Reply,
                             Text)
-from dialogs.flow import CHECKING, FLOW, START, State, check_flow
+from dialogs.flow import CHECKING, FLOW, PAPER_KINDS, START, State, check_flow
 
 Replies = list[Reply | Action]
 LINK = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
@@ -76,9 +76,18 @@ def step(case: Case, event: Event, today: dt.date | None = None) -> tuple[Case, 
             return case, [ask(case)]  # a late result for a step the patient has left
         case.report = event.report
         case.status = "checked"
+        if case.state == "checking" and _paper_documents(event.report) and "paper_scans" not in case.answers:
+            case.answers["paper_scans"] = []
+            _go(case, "paper_scan")
+            return case, [ask(case, paper=_paper_documents(event.report))]
         _go(case, CHECKING[case.state])
         return case, [ask(case)]
     return case, [ask(case)]
+
+
+def _paper_documents(report: dict) -> int:
+    """How many reports or photos (not DICOM) came with the files."""
+    return sum(1 for entry in report.get("files", {}).get("not_dicom", []) if entry.get("kind") in PAPER_KINDS)
 
 
 def _command(case: Case, command: Command) -> Replies:
@@ -139,6 +148,16 @@ def _button(case: Case, button: Button, today: dt.date) -> Replies:
     elif case.state == "visit" and value == "today":
         case.answers["visit"] = today.isoformat()
         case.answers.pop("visit_problem", None)
+    elif case.state == "paper_scan" and value == "none":
+        if case.answers.get("paper_scans"):  # judge the scans described, with the files
+            _go(case, "checking")
+            return [ask(case), Action("check")]
+        _go(case, "checklist")
+        return [ask(case)]
+    elif case.state == "paper_date" and value == "unknown":
+        _add_paper_scan(case, None)
+        _go(case, "paper_scan")
+        return [ask(case, paper=0)]
     elif case.state in ("files", "out_files") and value == "done":
         if not case.uploads:
             return _hint(case, "hint_no_files_yet")
@@ -163,6 +182,10 @@ def _text(case: Case, text: str, today: dt.date) -> Replies:
         answer = understand_date(text, case.locale, today)
         if answer.date is None:
             return _hint(case, "hint_date_unknown")
+        if case.state == "paper_date":
+            _add_paper_scan(case, answer.date)
+            _go(case, "paper_scan")
+            return [ask(case, paper=0)]
         case.answers["visit"] = answer.date.isoformat()
         if answer.problem:
             case.answers["visit_problem"] = answer.problem
@@ -173,6 +196,11 @@ def _text(case: Case, text: str, today: dt.date) -> Replies:
     if state.input == "files":
         return _hint(case, "hint_send_files")
     return _hint(case, "hint_use_buttons")
+
+
+def _add_paper_scan(case: Case, date: dt.date | None) -> None:
+    scans = case.answers.setdefault("paper_scans", [])
+    scans.append({"modality": case.answers.pop("paper_modality", "OT"), "date": date.isoformat() if date else None})
 
 
 def _link(case: Case, url: str) -> Replies:

@@ -284,7 +284,7 @@ def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult
     """Read one file's header from `fp` (any readable stream, seekable or not)."""
     try:
         head = fp.read(FIRST_READ)
-    except OSError as exc:
+    except OSError:
         return Unreadable(source, "read_error")
     if not head:
         return Unreadable(source, "empty_file")

@@ -80,7 +80,7 @@ def parse(text: str) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"policy file is not valid TOML: {exc}") from None
     for key in ("windows", "pet_windows", "modality_caps", "ct_slice_thickness", "mr_field_strength",
-                "pet_suv", "answers", "modalities", "sequences", "presurgical", "required", "redo", "budget", "codes"):
+                "pet_suv", "answers", "modalities", "sequences", "paper_scans", "presurgical", "required", "redo", "budget", "codes"):
         if key not in raw:
             raise PolicyError(f"policy file lacks [{key}]")
     windows = {name: _window(name, table) for name, table in raw["windows"].items()}

@@ -6,7 +6,7 @@ each rule looks at.
 from __future__ import annotations
 
 from rules import sequences
-from rules.answers import Answers
+from rules.answers import Answers, PaperScan
 from rules.facts import SeriesFacts
 from rules.policy import Policy
 from rules.report import NO_DICOM, Files, Note, Reason, Report, SeriesReport, StudyReport
@@ -30,12 +30,11 @@ def nominal_field(value: float | None, policy: Policy) -> float | None:
     return float(nearest) if abs(nearest - tesla) <= rule["nominal_tolerance"] else round(tesla, 2)
 
 
-def _age_reason(study: Study, answers: Answers, policy: Policy) -> tuple[Reason, int | None]:
-    date, _ = study.dated
+def _age_reason(date, modality: str, answers: Answers, policy: Policy) -> tuple[Reason, int | None]:
     if date is None or date > answers.visit:
         return Reason("date_unknown", Verdict.REVIEW, value=date.isoformat() if date else None), None
     age = (answers.visit - date).days
-    window = policy.window(answers.condition, study.modality)
+    window = policy.window(answers.condition, modality)
     if age <= window.usable:
         return Reason("within_window", Verdict.USABLE, value=age, limit=window.usable), age
     if window.review is not None and age <= window.review:
@@ -43,12 +42,12 @@ def _age_reason(study: Study, answers: Answers, policy: Policy) -> tuple[Reason,
     return Reason("beyond_window", window.beyond, value=age, limit=window.review or window.usable), age
 
 
-def _modality_reason(study: Study, policy: Policy) -> Reason | None:
+def _modality_reason(modality: str, policy: Policy) -> Reason | None:
     caps = policy.section("modality_caps")
-    if study.modality in policy.section("modalities")["judged"]:
+    if modality in policy.section("modalities")["judged"]:
         return None
-    cap = caps.get(study.modality, caps["other"])
-    return Reason(cap["reason"], Verdict(cap["verdict"]), value=study.modality)
+    cap = caps.get(modality, caps["other"])
+    return Reason(cap["reason"], Verdict(cap["verdict"]), value=modality)
 
 
 def _ct_reason(study: Study, answers: Answers, policy: Policy) -> Reason | None:
@@ -143,11 +142,11 @@ def judge(study: Study, answers: Answers, policy: Policy) -> StudyReport:
     for code in sequences.REQUIRED:  # in the policy's canonical order
         if any(codes[id(series)] == code for series in study.series):
             found.append(code)
-    age_reason, age = _age_reason(study, answers, policy)
+    age_reason, age = _age_reason(study.dated[0], study.modality, answers, policy)
     sequence_reason, missing = _sequence_reason(study, found, answers, policy)
     reasons = [age_reason] + [
         reason
-        for reason in (_modality_reason(study, policy), _ct_reason(study, answers, policy), _field_reason(study, policy),
+        for reason in (_modality_reason(study.modality, policy), _ct_reason(study, answers, policy), _field_reason(study, policy),
                        sequence_reason, _pet_reason(study, policy))
         if reason is not None
     ] + _answer_reasons(answers, policy)
@@ -178,8 +177,20 @@ def judge(study: Study, answers: Answers, policy: Policy) -> StudyReport:
     )
 
 
+def judge_paper(scan: PaperScan, number: int, answers: Answers, policy: Policy) -> StudyReport:
+    """A scan known only from a report or photo: judged by its type and age, and always `dicom_needed`."""
+    age_reason, age = _age_reason(scan.date, scan.modality, answers, policy)
+    paper = policy.section("paper_scans")
+    reasons = [age_reason] + [r for r in (_modality_reason(scan.modality, policy),) if r is not None]
+    reasons += [Reason("dicom_needed", Verdict(paper["verdict"]))] + _answer_reasons(answers, policy)
+    return StudyReport(study_instance_uid=f"paper:{number}", modality=scan.modality, body_part="",
+                       study_date=scan.date, age_days=age, verdict=max(r.verdict for r in reasons), reasons=reasons,
+                       notes=[], series=[], sequences_found=[], sequences_missing=[], date_source="answer")
+
+
 def judge_all(studies: list[Study], files: Files, answers: Answers, policy: Policy) -> Report:
     reports = [judge(study, answers, policy) for study in studies]
+    reports += [judge_paper(scan, number, answers, policy) for number, scan in enumerate(answers.paper_scans, 1)]
     # An older study of the same modality and body part beside a newer one: bring only the newest.
     newest: dict[tuple[str, str], StudyReport] = {}
     for report in reports:  # studies come newest first

@@ -28,6 +28,7 @@ class Settings:
     database_url: str = ""            # empty: sqlite:///<data_dir>/scanpass.db
     retention_days: int = 30
     max_upload_mb: int = 2048
+    coordinator_locale: str = "en"    # language of handoff summaries
 
     def __post_init__(self) -> None:
         if not self.database_url:

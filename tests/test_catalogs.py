@@ -1,7 +1,6 @@
 """Every message a template uses exists, translated, in every shipped catalog; locale choice falls back sensibly."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest

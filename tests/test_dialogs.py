@@ -8,7 +8,7 @@ import pytest
 
 from dialogs.case import Case, Upload
 from dialogs.events import Action, Button, CheckFinished, Command, FileReceived, Reply, Text
-from dialogs.flow import FLOW, FlowError, Option, State, check_flow
+from dialogs.flow import FLOW, FlowError, State, check_flow
 from dialogs.machine import step
 from dialogs.replies import render
 from rules import Answers, check
@@ -215,3 +215,65 @@ def test_every_question_renders_in_every_locale(message):
     for locale in shipped():
         rendered = render(Reply(message, {"answers": case.answers, "uploads": 0, "report": report}), locale)
         assert rendered.text.strip()
+
+
+def test_a_scan_known_only_from_a_pdf_gets_a_verdict_from_its_type_and_date(tmp_path):
+    patient = Patient()
+    through_answers(patient)
+    (tmp_path / "ct-report.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    patient.send(FileReceived(Upload(str(tmp_path / "ct-report.pdf"), "ct-report.pdf", 15, "")))
+    patient.tap("Done")
+    first = check([tmp_path], Answers.from_dict(patient.case.answers, TODAY))
+    shown = patient.send(CheckFinished(first.to_json()))
+    assert patient.case.state == "paper_scan" and "You also sent 1 report or photo." in shown[0]
+    patient.tap("CT")
+    shown = patient.send(Text("2026-11-01"))
+    assert patient.case.answers["paper_scans"] == [{"modality": "CT", "date": "2026-11-01"}]
+    assert "another scan" in shown[0]
+    patient.tap("No more such scans")
+    assert patient.case.state == "checking" and patient.actions[-1] == Action("check")
+    second = check([tmp_path], Answers.from_dict(patient.case.answers, TODAY))
+    shown = patient.send(CheckFinished(second.to_json()))
+    assert patient.case.state == "checklist"
+    assert "22 days old on the visit day" in shown[0]
+    assert "only a report or photo of this scan was sent: the hospital needs the DICOM originals" in shown[0]
+    study = second.studies[0]
+    assert study.verdict == "review" and {r.code for r in study.reasons} == {"within_window", "dicom_needed"}
+
+
+def test_no_paper_question_when_nothing_but_dicom_was_sent(tmp_path):
+    patient = Patient()
+    through_answers(patient)
+    write_study(tmp_path, [SeriesSpec("CT", 1, {"SliceThickness": "1.0"})], study_date=TODAY)
+    patient.send(FileReceived(Upload(str(tmp_path), "study", 0, "")))
+    patient.tap("Done")
+    patient.send(CheckFinished(check([tmp_path], Answers.from_dict(patient.case.answers, TODAY)).to_json()))
+    assert patient.case.state == "checklist"
+
+
+@pytest.mark.parametrize("locale,expected", [
+    ("en", ["ScanPass case 7: REDO", "Channel: telegram.", "Condition: active cancer treatment",
+            "slices are 5 mm; for cancer work-up the hospital needs 2.5 mm or thinner [ct_thin_slices_needed]",
+            "Files: 2 DICOM, 0 not DICOM, 0 unreadable."]),
+    ("zh_Hans", ["ScanPass 病例 7：需重做", "层厚为 5 毫米", "文件：DICOM 2 个"]),
+])
+def test_handoff_summary_in_the_coordinators_locale(tmp_path, locale, expected):
+    from dialogs.handoff import summary
+
+    write_study(tmp_path, [SeriesSpec("CT", 2, {"SliceThickness": "5.0"})], study_date=TODAY - dt.timedelta(days=3))
+    answers = {"condition": "active_oncology", "area": "lung", "visit": TODAY.isoformat(), "symptoms": "no",
+               "infection": "no"}
+    case = Case(chat="telegram:42", id=7, locale="ru", answers=answers,
+                report=check([tmp_path], Answers.from_dict(answers)).to_json())
+    text = summary(case, locale)
+    for line in expected:
+        assert line in text
+
+
+def test_the_flow_diagram_beside_the_table_is_current():
+    from pathlib import Path
+
+    from dialogs.flow import diagram
+
+    committed = (Path(__file__).resolve().parent.parent / "dialogs" / "flow.mmd").read_text(encoding="utf-8")
+    assert committed == diagram(), "regenerate it: python -m dialogs.flow > dialogs/flow.mmd"

@@ -10,7 +10,6 @@ import hashlib
 import io
 import os
 import threading
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.pool import NullPool
 
 from dialogs.case import Case, Upload
 from storage import (ConfigurationError, ConsentRequired, NestedStep, Repository, Settings, StorageError,
@@ -28,44 +26,8 @@ from storage import (ConfigurationError, ConsentRequired, NestedStep, Repository
 from storage.models import metadata
 from storage.schema import alembic_config
 
-POSTGRES_URL = os.environ.get("SCANPASS_TEST_DATABASE_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
 
 # ---- databases -----------------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    """An admin engine on the test database, or a skip saying why there is none (checked once)."""
-    url = sa.make_url(POSTGRES_URL)
-    shown = url.render_as_string(hide_password=True)
-    engine = sa.create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect():
-            pass
-    except Exception as error:  # noqa: BLE001 — any failure to connect means: skip, with the reason
-        engine.dispose()
-        pytest.skip(f"PostgreSQL not reachable at {shown}: {str(error).strip().splitlines()[0]}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'scanpass.db'}"
-        return
-    admin = request.getfixturevalue("postgres_server")
-    schema = f"scanpass_test_{uuid.uuid4().hex[:16]}"
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-
 
 @pytest.fixture
 def open_repository(database_url, tmp_path):

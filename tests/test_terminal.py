@@ -9,21 +9,23 @@ import sys
 from tests.factory import SeriesSpec, write_study
 
 
-def chat(tmp_path, lines: list[str], lang: str = "en") -> str:
+def chat(tmp_path, lines: list[str], lang: str = "en", database_url: str | None = None) -> str:
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "NO_COLOR": "1"}
     env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     done = subprocess.run([sys.executable, "-m", "bot.cli", "chat", "--lang", lang], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def test_inbound_to_the_checklist_across_a_restart(tmp_path):
+def test_inbound_to_the_checklist_across_a_restart(tmp_path, database_url):
     study = tmp_path / "study"
     write_study(study, [SeriesSpec("CT", 3, {"SliceThickness": "5.0"})], study_date=dt.date.today() - dt.timedelta(days=3))
-    first = chat(tmp_path, ["1", "1", "1", "1"])   # English, I agree, coming to China, active oncology
+    first = chat(tmp_path, ["1", "1", "1", "1"], database_url=database_url)  # English, agree, to China, oncology
     assert "Which part of the body is being treated?" in first.split("> ")[-2]
-    second = chat(tmp_path, ["7", "1", "1", "2", "2", str(study), "1", "2"])  # the process restarted in between
+    second = chat(tmp_path, ["7", "1", "1", "2", "2", str(study), "1", "2"], database_url=database_url)  # restarted
     assert "Welcome back. Here is where you left off." in second
     assert "Which part of the body is being treated?" in second
     assert "Received study.zip (1 file so far)." in second
@@ -51,13 +53,13 @@ def test_delete_erases_the_case_and_its_files(tmp_path):
     assert "Choose your language." in again
 
 
-def test_russian_inbound_switching_to_arabic_midway_keeps_the_answers(tmp_path):
+def test_russian_inbound_switching_to_arabic_midway_keeps_the_answers(tmp_path, database_url):
     study = tmp_path / "study"
     write_study(study, [SeriesSpec("CT", 2, {"SliceThickness": "1.0"})], study_date=dt.date.today() - dt.timedelta(days=3))
     # Русский, согласен, в Китай, онкология, опухоль мозга
-    out = chat(tmp_path, ["3", "1", "1", "1", "1", "в следующий вторник", "1"], lang="ru")
+    out = chat(tmp_path, ["3", "1", "1", "1", "1", "в следующий вторник", "1"], lang="ru", database_url=database_url)
     assert "Какая часть тела" in out or "Когда" in out
-    out = chat(tmp_path, ["/language", "4", "2", "2", str(study), "1", "2"], lang="ru")
+    out = chat(tmp_path, ["/language", "4", "2", "2", str(study), "1", "2"], lang="ru", database_url=database_url)
     assert "أرسل فحوصك" in out                  # the files step, now in Arabic
     assert "ورم في الدماغ" in out                 # the area answered in Russian is still there in the checklist
     assert "صالح للاستخدام" in out                 # the verdict, in Arabic
