@@ -300,7 +300,7 @@ def _generate(study: Study) -> None:
     study.folder_bytes = sum(p.stat().st_size for p in study.folder.rglob("*") if p.is_file())
 
     part = study.zip.with_suffix(".zip.part")
-    print(f"  zipping (deflate) ...", file=sys.stderr)
+    print("  zipping (deflate) ...", file=sys.stderr)
     with zipfile.ZipFile(part, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:  # why level 1: see the top
         for path in sorted(p for p in study.folder.rglob("*") if p.is_file()):
             zf.write(path, f"{study.folder.name}/{path.relative_to(study.folder).as_posix()}")
