@@ -6,6 +6,7 @@
     scanpass demo [--lang L]    write the sample and print its checklist
     scanpass chat [--lang L]    the conversation in this terminal
     scanpass purge              delete cases and files older than RETENTION_DAYS
+    scanpass serve              the server (health, daily purge, Telegram when TELEGRAM_BOT_TOKEN is set)
 
 Exit 0 when the check ran, whatever the verdict; 2 with one line on stderr for
 a usage error (unknown condition, bad date, missing path).
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--lang", default=None, help="language to start in, e.g. ru, ar, zh_Hans (default: from $LANG)")
 
     commands.add_parser("purge", help="delete cases and files older than RETENTION_DAYS")
+    commands.add_parser("serve", help="run the server: health check, daily purge, Telegram when TELEGRAM_BOT_TOKEN is set")
 
     demo = commands.add_parser("demo", help="write the sample upload and print its checklist")
     demo.add_argument("--folder", type=Path, default=Path("data/sample"))
@@ -130,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_check(args.paths, _answers(args), args.lang, args.format)
         if args.command in ("chat", "purge"):
             return _with_storage(args)
+        if args.command == "serve":
+            from bot.serve import run
+            from storage.config import Settings
+
+            return run(Settings.from_env())
         from bot.sample import write_sample
 
         if args.command == "sample":

@@ -13,7 +13,7 @@ import dataclasses
 import os
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
 
@@ -29,6 +29,15 @@ class Settings:
     retention_days: int = 30
     max_upload_mb: int = 2048
     coordinator_locale: str = "en"    # language of handoff summaries
+    coordinator_chat_ids: tuple[int, ...] = field(default=(), metadata={"parse": lambda text: _chat_ids(text)})
+    telegram_bot_token: str | None = None          # without it no Telegram channel starts
+    telegram_base_url: str | None = None           # another Bot API server (a local one, or a test double)
+    telegram_base_file_url: str | None = None
+    telegram_webhook_url: str | None = None        # webhook mode; polling when unset
+    telegram_webhook_secret: str | None = None
+    telegram_local_mode: bool = False              # TELEGRAM_BASE_URL is a local Bot API server (files up to 2,000 MB)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -52,6 +61,11 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+
+def _chat_ids(text: str) -> tuple[int, ...]:
+    """COORDINATOR_CHAT_IDS: comma-separated Telegram chat ids (group ids are negative)."""
+    return tuple(int(part) for part in text.replace(" ", "").split(",") if part)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

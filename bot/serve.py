@@ -1,0 +1,87 @@
+"""`scanpass serve`: one process with the project's aiohttp app (health), the daily purge and, when
+TELEGRAM_BOT_TOKEN is set, the Telegram channel (polling).
+
+    scanpass serve          # Ctrl-C stops it
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from storage import Repository, Settings
+
+log = logging.getLogger("scanpass.serve")
+PURGE_EVERY = 24 * 60 * 60  # seconds: RETENTION_DAYS is enforced once a day
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def purge_daily(repository: Repository, retention_days: int,
+                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    """Purge cases and files older than the retention now, then once a day, until cancelled."""
+    while True:
+        try:
+            count = await asyncio.to_thread(repository.purge, retention_days)
+            log.info("purged %d case(s)", count)
+        except Exception as error:  # noqa: BLE001 — a failed purge is retried tomorrow, the server goes on
+            log.warning("purge failed: %s", type(error).__name__)
+        await sleep(PURGE_EVERY)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    repository = Repository.from_settings(settings).open()
+    runner = web.AppRunner(make_app())
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    print(f"ScanPass on http://{settings.http_host}:{settings.http_port} (health: /healthz)", flush=True)
+    purge = asyncio.create_task(purge_daily(repository, settings.retention_days))
+    application = None
+    if settings.telegram_bot_token:
+        from bot.telegram import build_application
+
+        application = build_application(settings, repository)
+        await application.initialize()
+        await application.post_init(application)
+        await application.start()
+        await application.updater.start_polling(drop_pending_updates=False)
+        print("Telegram channel: polling", flush=True)
+    else:
+        print("Telegram channel: off (set TELEGRAM_BOT_TOKEN to start it)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        if application is not None:
+            await application.updater.stop()
+            await application.stop()
+            await application.shutdown()
+        purge.cancel()
+        await runner.cleanup()
+        repository.close()
+
+
+def run(settings: Settings) -> int:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token
+    asyncio.run(main())
+    return 0

@@ -1,0 +1,65 @@
+"""`scanpass serve`: the health check answers, the daily purge runs and keeps going after a failure."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import urllib.request
+
+import pytest
+
+from bot.serve import purge_daily, serve
+from storage import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_answers_healthz_and_stops_cleanly(tmp_path, capsys):
+    settings = Settings(data_dir=tmp_path / "data", http_port=free_port())
+
+    async def scenario():
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(settings, stop))
+        for _ in range(100):
+            try:
+                body = await asyncio.to_thread(
+                    lambda: urllib.request.urlopen(f"http://127.0.0.1:{settings.http_port}/healthz", timeout=2).read())
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        stop.set()
+        await server
+        return json.loads(body)
+
+    assert asyncio.run(scenario()) == {"ok": True}
+    out = capsys.readouterr().out
+    assert "Telegram channel: off (set TELEGRAM_BOT_TOKEN to start it)" in out
+
+
+class FlakyRepository:
+    def __init__(self):
+        self.calls = 0
+
+    def purge(self, days: int) -> int:
+        self.calls += 1
+        if self.calls == 1:
+            raise OSError("disk hiccup")
+        return 2
+
+
+def test_purge_runs_daily_and_survives_a_failure():
+    repository = FlakyRepository()
+    sleeps = []
+
+    async def fake_sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(purge_daily(repository, 30, sleep=fake_sleep))
+    assert repository.calls == 3 and sleeps == [86400, 86400, 86400]
