@@ -682,7 +682,7 @@ class BotApiDouble:
             self._waiters.add(waiter)
             try:
                 await asyncio.wait_for(waiter, remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             finally:
                 self._waiters.discard(waiter)

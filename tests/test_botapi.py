@@ -213,3 +213,59 @@ def test_wait_for_reports_what_was_sent():
         with pytest.raises(AssertionError, match="only this"):
             await api.wait_for(lambda: False, timeout=0.1)
     run(scenario)
+
+
+def test_a_ptb_application_polls_the_double_end_to_end():
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler
+
+    async def start(update, context):
+        await update.message.reply_text("Ready?", reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("Go", callback_data="go")]]))
+
+    async def pressed(update, context):
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text(f"Went, {update.effective_user.first_name}")
+
+    async def main():
+        async with running_double() as api:
+            app = (ApplicationBuilder().token(api.token).base_url(api.base_url)
+                   .base_file_url(api.base_file_url).build())
+            app.add_handler(CommandHandler("start", start))
+            app.add_handler(CallbackQueryHandler(pressed))
+            ann = api.user(1001, first_name="Ann")
+            async with app:
+                await app.start()
+                await app.updater.start_polling(poll_interval=0, timeout=5)
+                ann.send_text("/start")
+                await api.wait_for(ann.last_buttons, timeout=5)
+                ann.press("go")
+                await api.wait_for(lambda: ann.sent()[-1]["text"] == "Went, Ann", timeout=5)
+                started = time.monotonic()
+                await app.updater.stop()
+                await app.stop()
+            assert [entry["method"] for entry in ann.sent()] == ["sendMessage", "editMessageText"]
+            assert ann.last_buttons() == []   # the edit without reply_markup removed the keyboard
+            assert api.calls("deleteWebhook") and api.calls("answerCallbackQuery")
+        assert time.monotonic() - started < 3   # the pending long poll does not hold the shutdown
+    asyncio.run(main())
+
+
+def test_json_bodies_and_unknown_methods_over_raw_http():
+    from aiohttp import ClientSession
+
+    async def main():
+        async with running_double() as api, ClientSession() as http:
+            markup = {"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]}
+            async with http.post(f"{api.base_url}{api.token}/sendMessage",
+                                 json={"chat_id": 7, "text": "123", "reply_markup": markup}) as response:
+                body = await response.json()
+            assert response.status == 200 and body["result"]["text"] == "123"
+            assert api.calls("sendMessage") == [{"chat_id": 7, "text": "123", "reply_markup": markup}]
+            async with http.post(f"{api.base_url}{api.token}/sendMessage",
+                                 data={"chat_id": "7", "text": "456", "reply_markup": '{"inline_keyboard": []}'}) as response:
+                assert (await response.json())["result"]["text"] == "456"   # form values: text stays a string
+            assert api.calls("sendMessage")[1] == {"chat_id": 7, "text": "456", "reply_markup": {"inline_keyboard": []}}
+            async with http.post(f"{api.base_url}{api.token}/noSuchMethod", json={}) as response:
+                assert response.status == 404
+                assert await response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+    asyncio.run(main())
