@@ -95,8 +95,9 @@ class TelegramChannel:
         def report_progress(done: int, total: int) -> None:
             progress.update(done=done, total=total)
 
+        names = {upload.path: upload.name for upload in case.uploads}  # the patient's names, not the names on disk
         job = asyncio.create_task(asyncio.to_thread(check, [u.path for u in case.uploads], Answers.from_dict(case.answers),
-                                                    progress=report_progress))
+                                                    progress=report_progress, names=names))
         shown = ""
         while not job.done():
             await asyncio.wait([job], timeout=PROGRESS_EVERY)

@@ -70,7 +70,7 @@ class Terminal:
         if action.name == "check":
             case = self.repository.load(CHAT)
             report = check([upload.path for upload in case.uploads], Answers.from_dict(case.answers),
-                           progress=self.progress)
+                           progress=self.progress, names={upload.path: upload.name for upload in case.uploads})
             if self.colour:
                 self.stdout.write("\r\033[K")
             self.event(CheckFinished(report.to_json()))

@@ -103,9 +103,10 @@ def _workers(plan: uploads.Plan, workers: int | None) -> int:
 
 
 def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | None = None,
-                 progress: Progress | None = None, workers: int | None = None) -> Harvest:
+                 progress: Progress | None = None, workers: int | None = None,
+                 names: dict[str, str] | None = None) -> Harvest:
     limits = limits or uploads.Limits()
-    plan = uploads.plan([Path(path) for path in paths], limits)
+    plan = uploads.plan([Path(path) for path in paths], limits, names)
     harvest = Harvest()
     for entry in plan.entries:
         harvest.record(entry)
@@ -132,11 +133,14 @@ def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | No
 
 
 def check(paths: Iterable[str | os.PathLike], answers: Answers | None = None, *,
-          progress: Progress | None = None, limits: uploads.Limits | None = None, workers: int | None = None) -> Report:
-    """Check a patient's uploads against the policy: the one entry point every channel calls."""
+          progress: Progress | None = None, limits: uploads.Limits | None = None, workers: int | None = None,
+          names: dict[str, str] | None = None) -> Report:
+    """Check a patient's uploads against the policy: the one entry point every channel calls.
+
+    `names` maps a path to the name the patient knows it by, used in the report instead of the name on disk."""
     answers = answers or Answers()
     policy = load()
-    harvest = read_uploads(paths, limits, progress, workers)
+    harvest = read_uploads(paths, limits, progress, workers, names)
     studies = assemble(harvest.series.values(), policy)
     harvest.files.not_dicom.sort()
     harvest.files.unreadable.sort(key=lambda entry: entry[:2])

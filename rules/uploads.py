@@ -321,12 +321,15 @@ def _survey_iso(iso: pycdlib.PyCdlib, display: str, limits: Limits, room: int, f
 # --------------------------------------------------------------------------- plan
 
 
-def plan(paths: list[Path | str], limits: Limits = Limits()) -> Plan:
-    """Batches and problem entries for everything under `paths`; reads no image."""
+def plan(paths: list[Path | str], limits: Limits = Limits(), names: dict[str, str] | None = None) -> Plan:
+    """Batches and problem entries for everything under `paths`; reads no image.
+
+    `names` maps a path to the name the patient gave it (stored uploads have generated names on disk)."""
     result = Plan()
+    names = names or {}
     for raw in paths:
         path = Path(raw)
-        display = path.name or str(path)
+        display = names.get(str(raw)) or path.name or str(path)
         try:
             _plan_path(path, display, limits, result)
         except Exception as exc:  # logged without the path: it may name the patient

@@ -1,0 +1,165 @@
+"""The Telegram channel end to end: `scanpass serve` with the real python-telegram-bot client polling a
+Bot API test double on 127.0.0.1 (tests/botapi.py). No test reaches Telegram."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import json
+import socket
+import zipfile
+
+from bot.serve import serve
+from storage import Settings
+from tests.botapi import running_double
+from tests.factory import SeriesSpec, write_study
+
+COORDINATOR = -100777
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def zipped_study(tmp_path, thickness: str = "5.0") -> bytes:
+    folder = tmp_path / "study"
+    write_study(folder, [SeriesSpec("CT", 3, {"SliceThickness": thickness})],
+                study_date=dt.date.today() - dt.timedelta(days=3))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, f"DICOM/{path.name}")
+    return buffer.getvalue()
+
+
+async def with_bot(tmp_path, scenario):
+    async with running_double() as api:
+        settings = Settings(data_dir=tmp_path / "data", http_port=free_port(), telegram_bot_token=api.token,
+                            telegram_base_url=api.base_url, telegram_base_file_url=api.base_file_url,
+                            coordinator_chat_ids=(COORDINATOR,))
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(settings, stop))
+        try:
+            await scenario(api)
+        finally:
+            stop.set()
+            await server
+
+
+async def tap(api, user, label: str) -> None:
+    """Press the button with this label on the last keyboard, then wait for the bot's answer."""
+    before = len(user.sent())
+    buttons = dict(user.last_buttons())
+    assert label in buttons, f"no {label!r} in {list(buttons)}"
+    user.press(buttons[label])
+    await api.wait_for(lambda: len(user.sent()) > before)
+
+
+async def say(api, user, text: str) -> None:
+    before = len(user.sent())
+    user.send_text(text)
+    await api.wait_for(lambda: len(user.sent()) > before)
+
+
+def texts(user) -> str:
+    return "\n".join(message["text"] or "" for message in user.sent())
+
+
+def test_inbound_in_russian_with_a_zip_to_the_checklist_and_the_coordinator(tmp_path, capsys):
+    study = zipped_study(tmp_path)
+
+    async def scenario(api):
+        olga = api.user(501, first_name="Olga", language_code="ru")
+        await say(api, olga, "/start")
+        assert "Выберите язык" in olga.sent()[-1]["text"] or olga.last_buttons()
+        await tap(api, olga, "Русский")
+        agree = olga.last_buttons()[0][0]
+        await tap(api, olga, agree)                               # согласие
+        await tap(api, olga, olga.last_buttons()[0][0])           # в Китай
+        await tap(api, olga, olga.last_buttons()[0][0])           # активная онкология
+        await tap(api, olga, olga.last_buttons()[6][0])           # лёгкие
+        await say(api, olga, "в следующий вторник")
+        await tap(api, olga, olga.last_buttons()[0][0])           # дата верна
+        await tap(api, olga, olga.last_buttons()[1][0])           # симптомы не менялись
+        await tap(api, olga, olga.last_buttons()[1][0])           # не инфекция
+        before = len(olga.sent())
+        olga.send_document(study, "scans.zip")
+        await api.wait_for(lambda: len(olga.sent()) > before)
+        assert "scans.zip" in olga.sent()[-1]["text"]
+        before = len(olga.sent())
+        olga.press(dict(olga.last_buttons())[olga.last_buttons()[0][0]])  # Готово
+        await api.wait_for(lambda: any("DICOM" in (m["text"] or "") and m["reply_markup"] for m in olga.sent()[before:]),
+                           timeout=30)
+        checklist = olga.sent()[-1]["text"]
+        assert "5" in checklist and "2,5" in checklist            # the slice-thickness reason, in Russian numbers
+        await tap(api, olga, olga.last_buttons()[0][0])           # отправить координатору
+        await api.wait_for(lambda: any(m["document"] for m in api.sent(COORDINATOR)))
+        summary = api.sent(COORDINATOR)[0]["text"]
+        assert "ScanPass case" in summary and "[ct_thin_slices_needed]" in summary
+        upload = api.calls("sendDocument")[-1]["document"]
+        assert upload["filename"].startswith("scanpass-case-")
+        report = json.loads(upload["data"])
+        assert report["studies"][0]["reasons"][1]["code"] == "ct_thin_slices_needed"
+        assert api.calls("answerCallbackQuery"), "button presses are answered so the spinner stops"
+        assert len(api.commands("ru")) == 6 and len(api.commands("")) == 6
+
+    asyncio.run(with_bot(tmp_path, scenario))
+    assert "501" not in capsys.readouterr().out  # no patient identifiers printed
+
+
+def test_a_broken_file_a_large_file_and_a_stale_button(tmp_path):
+    async def scenario(api):
+        ann = api.user(601, language_code="en")
+        await say(api, ann, "/start")
+        await tap(api, ann, "English")
+        stale = ann.sent()[-1]
+        await tap(api, ann, "I agree")
+        before = len(ann.sent())
+        ann.press("consent:agree", message=stale["message_id"])   # "I agree" again, from the old message
+        await api.wait_for(lambda: len(ann.sent()) > before + 1)  # a hint, then the current question
+        assert "earlier question" in ann.sent()[before]["text"]
+        for label in ("Coming to China", "other or not sure", "other", "Today", "Yes", "No", "No"):
+            await tap(api, ann, label)
+        before = len(ann.sent())
+        ann.send_document(None, "huge.zip", size=25 * 1024 * 1024)
+        await api.wait_for(lambda: len(ann.sent()) > before)
+        assert "larger than 20 MB" in ann.sent()[-1]["text"]
+        ann.send_document(b"\x00" * 128 + b"DICM" + b"\x02\x00", "broken.dcm")
+        await api.wait_for(lambda: "broken.dcm" in (ann.sent()[-1]["text"] or ""))
+        ann.press(dict(ann.last_buttons())["Done"])
+        await api.wait_for(lambda: "Send this to a coordinator?" in (ann.sent()[-1]["text"] or ""), timeout=30)
+        assert "No DICOM scan was found" in ann.sent()[-1]["text"]
+        assert "broken.dcm: the file is cut short" in ann.sent()[-1]["text"]
+
+    asyncio.run(with_bot(tmp_path, scenario))
+
+
+def test_a_restart_of_the_bot_between_two_steps(tmp_path):
+    async def first(api):
+        ann = api.user(701, language_code="zh-CN")
+        await say(api, ann, "/start")
+        assert ann.last_buttons()[0][0] == "English"
+        await tap(api, ann, "简体中文")
+        await tap(api, ann, "我同意")
+
+    async def both():
+        async with running_double() as api:
+            for scenario in (first, second):
+                settings = Settings(data_dir=tmp_path / "data", http_port=free_port(), telegram_bot_token=api.token,
+                                    telegram_base_url=api.base_url, telegram_base_file_url=api.base_file_url)
+                stop = asyncio.Event()
+                server = asyncio.create_task(serve(settings, stop))
+                try:
+                    await scenario(api)
+                finally:
+                    stop.set()
+                    await server
+
+    async def second(api):
+        ann = api.user(701)
+        await tap(api, ann, "来中国就医")                          # a button from before the restart still works
+        assert "这次治疗属于哪种情况" in ann.sent()[-1]["text"]
+
+    asyncio.run(both())
