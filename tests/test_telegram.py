@@ -163,3 +163,15 @@ def test_a_restart_of_the_bot_between_two_steps(tmp_path):
         assert "这次治疗属于哪种情况" in ann.sent()[-1]["text"]
 
     asyncio.run(both())
+
+
+def test_a_flood_limit_is_waited_out_and_the_step_is_kept(tmp_path):
+    async def scenario(api):
+        ann = api.user(801, language_code="fr")
+        await say(api, ann, "/start")
+        api.fail_next("sendMessage", times=1, retry_after=1)     # Telegram answers 429 once
+        await tap(api, ann, "Français")
+        assert api.attempts("sendMessage") >= 3                  # /start, the refused one, and its retry
+        assert ann.last_buttons()[0][1] == "consent:agree"        # the consent notice arrived after the wait
+
+    asyncio.run(with_bot(tmp_path, scenario))
