@@ -277,3 +277,20 @@ def test_the_flow_diagram_beside_the_table_is_current():
 
     committed = (Path(__file__).resolve().parent.parent / "dialogs" / "flow.mmd").read_text(encoding="utf-8")
     assert committed == diagram(), "regenerate it: python -m dialogs.flow > dialogs/flow.mmd"
+
+
+def test_back_through_the_outbound_flow():
+    patient = Patient()
+    patient.send(Command("start"))
+    patient.tap("English")
+    patient.tap("I agree")
+    patient.tap("Going home")
+    patient.tap("cardiologist")
+    patient.tap("Check my disc")
+    for expected in ("out_files", "out_records", "out_specialty"):
+        assert patient.case.state == expected
+        patient.tap("Back")
+    assert patient.case.state == "direction"
+    patient.tap("Going home")
+    shown = patient.tap("family doctor")
+    assert "discharge summary (出院小结)" in shown[0] and "pathology report" not in shown[0]
