@@ -34,18 +34,20 @@ def zipped_study(tmp_path, thickness: str = "5.0") -> bytes:
     return buffer.getvalue()
 
 
-async def with_bot(tmp_path, scenario):
+async def with_bot(tmp_path, *scenarios):
+    """Run each scenario against its own `scanpass serve` on the same data: one bot restart between two."""
     async with running_double() as api:
-        settings = Settings(data_dir=tmp_path / "data", http_port=free_port(), telegram_bot_token=api.token,
-                            telegram_base_url=api.base_url, telegram_base_file_url=api.base_file_url,
-                            coordinator_chat_ids=(COORDINATOR,))
-        stop = asyncio.Event()
-        server = asyncio.create_task(serve(settings, stop))
-        try:
-            await scenario(api)
-        finally:
-            stop.set()
-            await server
+        for scenario in scenarios:
+            settings = Settings(data_dir=tmp_path / "data", http_port=free_port(), telegram_bot_token=api.token,
+                                telegram_base_url=api.base_url, telegram_base_file_url=api.base_file_url,
+                                coordinator_chat_ids=(COORDINATOR,))
+            stop = asyncio.Event()
+            server = asyncio.create_task(serve(settings, stop))
+            try:
+                await scenario(api)
+            finally:
+                stop.set()
+                await server
 
 
 async def tap(api, user, label: str) -> None:
@@ -144,25 +146,12 @@ def test_a_restart_of_the_bot_between_two_steps(tmp_path):
         await tap(api, ann, "简体中文")
         await tap(api, ann, "我同意")
 
-    async def both():
-        async with running_double() as api:
-            for scenario in (first, second):
-                settings = Settings(data_dir=tmp_path / "data", http_port=free_port(), telegram_bot_token=api.token,
-                                    telegram_base_url=api.base_url, telegram_base_file_url=api.base_file_url)
-                stop = asyncio.Event()
-                server = asyncio.create_task(serve(settings, stop))
-                try:
-                    await scenario(api)
-                finally:
-                    stop.set()
-                    await server
-
     async def second(api):
         ann = api.user(701)
         await tap(api, ann, "来中国就医")                          # a button from before the restart still works
         assert "这次治疗属于哪种情况" in ann.sent()[-1]["text"]
 
-    asyncio.run(both())
+    asyncio.run(with_bot(tmp_path, first, second))
 
 
 def test_a_flood_limit_is_waited_out_and_the_step_is_kept(tmp_path):
