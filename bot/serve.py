@@ -1,5 +1,6 @@
 """`scanpass serve`: one process with the project's aiohttp app (health), the daily purge and, when
-TELEGRAM_BOT_TOKEN is set, the Telegram channel (polling).
+TELEGRAM_BOT_TOKEN is set, the Telegram channel: polling, or a webhook on this app when
+TELEGRAM_WEBHOOK_URL is set (checked against TELEGRAM_WEBHOOK_SECRET).
 
     scanpass serve          # Ctrl-C stops it
 """
@@ -10,7 +11,10 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from urllib.parse import urlsplit
+
 from aiohttp import web
+from telegram import Update
 
 from storage import Repository, Settings
 
@@ -22,10 +26,31 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def make_app() -> web.Application:
+def make_app(application=None, settings: Settings | None = None) -> web.Application:
+    """The project's aiohttp app: health, and the Telegram webhook when TELEGRAM_WEBHOOK_URL is set."""
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    if application is not None and settings is not None and settings.telegram_webhook_url:
+        app.router.add_post(webhook_path(settings), _webhook_handler(application, settings.telegram_webhook_secret))
     return app
+
+
+def webhook_path(settings: Settings) -> str:
+    return urlsplit(settings.telegram_webhook_url).path or "/telegram"
+
+
+def _webhook_handler(application, secret: str | None):
+    async def receive(request: web.Request) -> web.Response:
+        if secret and request.headers.get("X-Telegram-Bot-Api-Secret-Token") != secret:
+            return web.Response(status=403, text="wrong secret token")
+        try:
+            update = Update.de_json(await request.json(), application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400, text="not a Telegram update")
+        await application.update_queue.put(update)
+        return web.Response(text="ok")
+
+    return receive
 
 
 async def purge_daily(repository: Repository, retention_days: int,
@@ -43,29 +68,36 @@ async def purge_daily(repository: Repository, retention_days: int,
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     repository = Repository.from_settings(settings).open()
-    runner = web.AppRunner(make_app())
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
-    print(f"ScanPass on http://{settings.http_host}:{settings.http_port} (health: /healthz)", flush=True)
-    purge = asyncio.create_task(purge_daily(repository, settings.retention_days))
     application = None
     if settings.telegram_bot_token:
         from bot.telegram import build_application
 
         application = build_application(settings, repository)
+    runner = web.AppRunner(make_app(application, settings))
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    print(f"ScanPass on http://{settings.http_host}:{settings.http_port} (health: /healthz)", flush=True)
+    purge = asyncio.create_task(purge_daily(repository, settings.retention_days))
+    if application is not None:
         await application.initialize()
         await application.post_init(application)
         await application.start()
-        await application.updater.start_polling(drop_pending_updates=False)
-        print("Telegram channel: polling", flush=True)
+        if settings.telegram_webhook_url:
+            await application.bot.set_webhook(settings.telegram_webhook_url,
+                                              secret_token=settings.telegram_webhook_secret)
+            print(f"Telegram channel: webhook at {webhook_path(settings)}", flush=True)
+        else:
+            await application.updater.start_polling(drop_pending_updates=False)
+            print("Telegram channel: polling", flush=True)
     else:
         print("Telegram channel: off (set TELEGRAM_BOT_TOKEN to start it)", flush=True)
     try:
         await stop.wait()
     finally:
         if application is not None:
-            await application.updater.stop()
+            if application.updater.running:
+                await application.updater.stop()
             await application.stop()
             await application.shutdown()
         purge.cancel()

@@ -164,3 +164,29 @@ def test_a_flood_limit_is_waited_out_and_the_step_is_kept(tmp_path):
         assert ann.last_buttons()[0][1] == "consent:agree"        # the consent notice arrived after the wait
 
     asyncio.run(with_bot(tmp_path, scenario))
+
+
+def test_webhook_mode_on_the_projects_own_app(tmp_path):
+    port = free_port()
+
+    async def scenario():
+        async with running_double() as api:
+            settings = Settings(data_dir=tmp_path / "data", http_port=port, telegram_bot_token=api.token,
+                                telegram_base_url=api.base_url, telegram_base_file_url=api.base_file_url,
+                                telegram_webhook_url=f"http://127.0.0.1:{port}/telegram/hook",
+                                telegram_webhook_secret="s3cret")
+            stop = asyncio.Event()
+            server = asyncio.create_task(serve(settings, stop))
+            try:
+                await api.wait_for(lambda: api.webhook)
+                assert api.webhook == (f"http://127.0.0.1:{port}/telegram/hook", "s3cret")
+                ann = api.user(901, language_code="es")
+                await say(api, ann, "/start")                       # delivered by POST to the webhook
+                assert ann.last_buttons()[0][1] == "language:en"
+                status, _ = await api.post_webhook({"update_id": 99, "message": {}}, secret_token="wrong")
+                assert status == 403                                # a forged update is refused
+            finally:
+                stop.set()
+                await server
+
+    asyncio.run(scenario())
