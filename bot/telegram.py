@@ -36,6 +36,7 @@ log = logging.getLogger("scanpass.telegram")
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024      # getFile on Telegram's cloud Bot API
 LOCAL_DOWNLOAD_LIMIT = 2000 * 1024 * 1024    # a local Bot API server
 PROGRESS_EVERY = 2.0                          # seconds between edits of the progress message
+ALBUM_QUIET = 1.0                             # seconds after an album's last file before answering
 COMMANDS = ("start", "restart", "language", "delete", "cancel", "help")
 
 
@@ -43,6 +44,7 @@ class TelegramChannel:
     def __init__(self, repository: Repository, settings: Settings):
         self.repository, self.settings = repository, settings
         self.download_limit = LOCAL_DOWNLOAD_LIMIT if settings.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
+        self.albums: dict[tuple[int, str], object] = {}  # (chat, media group) -> a mark of its latest file
 
     # ---- one step ------------------------------------------------------------------------
     def _step(self, chat: str, event, language_code: str | None):
@@ -60,11 +62,17 @@ class TelegramChannel:
             _, replies = step(case, event)
             return case.locale, replies
 
-    async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event) -> None:
+    async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event, album: str | None = None) -> None:
         chat_id = update.effective_chat.id
         user = update.effective_user
         locale, replies = await asyncio.to_thread(self._step, f"telegram:{chat_id}", event,
                                                   user.language_code if user else None)
+        if album:  # several documents sent at once: one answer for the batch, after its last file
+            latest = self.albums[(chat_id, album)] = object()
+            await asyncio.sleep(ALBUM_QUIET)
+            if self.albums.get((chat_id, album)) is not latest:
+                return  # a later file of the same album answers for all of them
+            del self.albums[(chat_id, album)]
         await self.send(context, chat_id, replies, locale)
         for action in (reply for reply in replies if isinstance(reply, Action)):
             await self.act(context, chat_id, action, locale)
@@ -168,7 +176,7 @@ class TelegramChannel:
                                 [Reply("file_too_large_telegram", {"limit": self.download_limit // (1024 * 1024)})],
                                 case.locale if case else "en")
                 return
-            await self.handle(update, context, _Stored(target, name))
+            await self.handle(update, context, _Stored(target, name), album=message.media_group_id)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

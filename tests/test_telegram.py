@@ -190,3 +190,25 @@ def test_webhook_mode_on_the_projects_own_app(tmp_path):
                 await server
 
     asyncio.run(scenario())
+
+
+def test_an_album_of_documents_is_one_batch_with_one_answer(tmp_path):
+    study = tmp_path / "album"
+    write_study(study, [SeriesSpec("CT", 3, {"SliceThickness": "1.0"})], study_date=dt.date.today())
+
+    async def scenario(api):
+        ann = api.user(1001, language_code="en")
+        await say(api, ann, "/start")
+        for label in ("English", "I agree", "Coming to China", "other or not sure", "other", "Today", "Yes", "No", "No"):
+            await tap(api, ann, label)
+        before = len(ann.sent())
+        for path in sorted(study.iterdir()):
+            ann.send_document(path.read_bytes(), path.name, media_group_id="album-1")
+        await api.wait_for(lambda: len(ann.sent()) > before)
+        await asyncio.sleep(1.5)                                   # no further answers trickle in
+        answers = ann.sent()[before:]
+        assert len(answers) == 1 and "(3 files so far)" in answers[0]["text"]
+        ann.press(dict(ann.last_buttons())["Done"])
+        await api.wait_for(lambda: "1 study found: 1 usable" in (ann.sent()[-1]["text"] or ""), timeout=30)
+
+    asyncio.run(with_bot(tmp_path, scenario))
