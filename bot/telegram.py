@@ -38,6 +38,7 @@ LOCAL_DOWNLOAD_LIMIT = 2000 * 1024 * 1024    # a local Bot API server
 PROGRESS_EVERY = 2.0                          # seconds between edits of the progress message
 ALBUM_QUIET = 1.0                             # seconds after an album's last file before answering
 COMMANDS = ("start", "restart", "language", "delete", "cancel", "help")
+COORDINATOR_COMMANDS = ("cases", "case", "claim", "reply")
 
 
 class TelegramChannel:
@@ -141,12 +142,49 @@ class TelegramChannel:
             document = json.dumps(report or {}, ensure_ascii=False, indent=2).encode()
             await context.bot.send_document(coordinator, InputFile(document, filename=f"scanpass-case-{case_id}.json"))
 
+    # ---- coordinators --------------------------------------------------------------------
+    async def coordinate(self, context, chat_id: int, name: str, args: str) -> None:
+        """/cases, /case ID, /claim ID, /reply ID text — only in COORDINATOR_CHAT_IDS."""
+        coordinator = environment(choose(self.settings.coordinator_locale)).get_template("coordinator.j2").module
+        number, _, text = args.partition(" ")
+        if name == "cases":
+            handed = [case for case in await asyncio.to_thread(self.repository.cases, None, 50) if case.handoff]
+            await context.bot.send_message(chat_id, str(coordinator.cases(handed)).strip())
+            return
+        case = await asyncio.to_thread(self.repository.get, int(number)) if number.isdigit() else None
+        if case is None or not case.handoff or not case.chat.startswith("telegram:"):
+            answer = coordinator.unknown_case(number) if number else coordinator.usage()
+            await context.bot.send_message(chat_id, str(answer).strip())
+            return
+        if name == "case":
+            await context.bot.send_message(chat_id, summary(case, self.settings.coordinator_locale))
+        elif name == "claim":
+            await asyncio.to_thread(self._mark, case.chat, "claimed", {"claimed_by": chat_id})
+            await context.bot.send_message(chat_id, str(coordinator.claimed(case.id)).strip())
+        elif name == "reply" and text.strip():
+            patient = case.chat.partition(":")[2]
+            rendered = render(Reply("coordinator_reply", {"text": text.strip()}), case.locale)
+            await context.bot.send_message(int(patient), rendered.text)
+            await asyncio.to_thread(self._mark, case.chat, "answered", {"replied_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            await context.bot.send_message(chat_id, str(coordinator.replied(case.id)).strip())
+        else:
+            await context.bot.send_message(chat_id, str(coordinator.usage()).strip())
+
+    def _mark(self, chat: str, status: str, details: dict) -> None:
+        with self.repository.step(chat) as case:
+            case.status = status
+            case.handoff = {**(case.handoff or {}), **details}
+
     # ---- updates -------------------------------------------------------------------------
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message.text and message.text.startswith("/"):
             name, _, args = message.text[1:].partition(" ")
-            await self.handle(update, context, Command(name.split("@")[0], args))
+            name = name.split("@")[0].lower()
+            if name in COORDINATOR_COMMANDS and update.effective_chat.id in self.settings.coordinator_chat_ids:
+                await self.coordinate(context, update.effective_chat.id, name, args.strip())
+            else:  # elsewhere these are unknown commands, answered by the conversation
+                await self.handle(update, context, Command(name, args))
         elif message.text:
             await self.handle(update, context, Text(message.text))
         elif message.document or message.photo:

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import io
 import json
+import re
 import socket
 import zipfile
 
@@ -105,6 +106,21 @@ def test_inbound_in_russian_with_a_zip_to_the_checklist_and_the_coordinator(tmp_
         report = json.loads(upload["data"])
         assert report["studies"][0]["reasons"][1]["code"] == "ct_thin_slices_needed"
         assert api.calls("answerCallbackQuery"), "button presses are answered so the spinner stops"
+        coordinator = api.user(COORDINATOR, first_name="Coordinator", language_code="en")
+        await say(api, coordinator, "/cases")
+        case_id = re.search(r"#(\d+) new: REDO", coordinator.sent()[-1]["text"]).group(1)
+        await say(api, coordinator, f"/claim {case_id}")
+        assert f"Case {case_id} is yours" in coordinator.sent()[-1]["text"]
+        before = len(olga.sent())
+        await say(api, coordinator, f"/reply {case_id} Мы записали вас на КТ в понедельник.")
+        await api.wait_for(lambda: len(olga.sent()) > before)
+        assert olga.sent()[-1]["text"] == "Сообщение от вашего координатора:\n\nМы записали вас на КТ в понедельник."
+        await say(api, coordinator, "/cases")
+        assert f"#{case_id} answered" in coordinator.sent()[-1]["text"]
+        before = len(olga.sent())
+        olga.send_text("/cases")                                  # not a coordinator: an unknown command
+        await api.wait_for(lambda: len(olga.sent()) > before + 1)  # the hint, then the current question
+        assert "/help" in olga.sent()[before]["text"]
         assert len(api.commands("ru")) == 6 and len(api.commands("")) == 6
 
     asyncio.run(with_bot(tmp_path, scenario))
