@@ -10,7 +10,9 @@ up counted as DICOM, listed as not DICOM, unreadable or ignored.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -102,6 +104,14 @@ def _workers(plan: uploads.Plan, workers: int | None) -> int:
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))
 
 
+def _start_method() -> multiprocessing.context.BaseContext:
+    """fork when this process has one thread (the CLI: fastest); forkserver inside a threaded server,
+    where forking a process that holds other threads' locks can hang the child."""
+    if threading.active_count() > 1 and "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context()
+
+
 def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | None = None,
                  progress: Progress | None = None, workers: int | None = None,
                  names: dict[str, str] | None = None) -> Harvest:
@@ -120,13 +130,14 @@ def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | No
                 if progress:
                     progress(min(harvest.seen, total), total)
         else:
-            with ProcessPoolExecutor(max_workers=count) as pool:
+            with ProcessPoolExecutor(max_workers=count, mp_context=_start_method()) as pool:
                 futures = {pool.submit(read_batch, job, limits, scratch): job for job in jobs}
                 for future in as_completed(futures):
                     try:
-                        harvest.merge(future.result())
-                    except Exception:  # a worker that died: its files are reported, the rest goes on
-                        harvest.files.unreadable.append((futures[future].display or "upload", "read_error", None))
+                        part = future.result()
+                    except Exception:  # a worker that could not start or died: read its batch here instead
+                        part = read_batch(futures[future], limits, scratch)
+                    harvest.merge(part)
                     if progress:
                         progress(min(harvest.seen, total), total)
     return harvest
