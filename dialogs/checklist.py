@@ -10,6 +10,11 @@ LISTED_FILES = 20  # longer lists of damaged or non-DICOM files end with "and N 
 
 
 def checklist(report: Report, lang: str | None) -> str:
+    return checklist_text(report.to_json(), lang)
+
+
+def checklist_text(report: dict, lang: str | None) -> str:
+    """The checklist of a report in its JSON form (what the conversation stores)."""
     policy = load()
-    return render("checklist.txt.j2", choose(lang), report=report.to_json(), redo=policy.section("redo"),
+    return render("checklist.txt.j2", choose(lang), report=report, redo=policy.section("redo"),
                   budget=policy.section("budget"), limit=LISTED_FILES)

@@ -13,7 +13,7 @@ from dialogs.case import Case
 from dialogs.dates import understand_date
 from dialogs.events import (Action, Button, CheckFinished, Choice, Command, Event, FileReceived, LinkReceived, Reply,
                             Text)
-from dialogs.flow import CHECKING, FLOW, PAPER_KINDS, START, State, check_flow
+from dialogs.flow import CHECKING, FLOW, PAPER_KINDS, START, check_flow
 
 Replies = list[Reply | Action]
 LINK = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
@@ -205,7 +205,3 @@ def _add_paper_scan(case: Case, date: dt.date | None) -> None:
 
 def _link(case: Case, url: str) -> Replies:
     return [Action("download", {"url": url}), Reply("link_received")]
-
-
-def current_state(case: Case) -> State:
-    return FLOW[case.state]

@@ -7,11 +7,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialogs.checklist import LISTED_FILES
+from dialogs.checklist import checklist_text
 from dialogs.events import Reply
 from dialogs.i18n import choose
 from dialogs.render import TEMPLATES, environment
-from rules.policy import load
 
 RECORDS_FILE = Path(__file__).with_name("records.toml")
 
@@ -33,18 +32,22 @@ def records() -> dict:
     return tomllib.loads(RECORDS_FILE.read_text(encoding="utf-8"))
 
 
+@functools.cache
+def _wrappers(locale: str):
+    """Compiled once per locale: a message of messages.j2, and a button label of labels.j2, by name."""
+    env = environment(locale)
+    return (env.from_string('{% import "messages.j2" as m with context %}{{ m[message](p) }}'),
+            env.from_string('{% import "labels.j2" as l %}{{ l[label](value) }}'))
+
+
 def render(reply: Reply, locale: str, retention_days: int = 30) -> Rendered:
     locale = choose(locale)
-    env = environment(locale)
-    policy = load()
     params = dict(reply.params)
     params.setdefault("answers", {})
     if reply.message in ("show_checklist", "show_disc") and params.get("report"):
-        params["checklist"] = env.get_template("checklist.txt.j2").render(
-            report=params["report"], redo=policy.section("redo"), budget=policy.section("budget"), limit=LISTED_FILES)
-    template = env.from_string('{% import "messages.j2" as m with context %}{{ m[message](p) }}')
+        params["checklist"] = checklist_text(params["report"], locale)
+    template, labels = _wrappers(locale)
     text = template.render(message=reply.message, p=params, records=records(), retention_days=retention_days)
-    labels = env.from_string('{% import "labels.j2" as l %}{{ l[label](value) }}')
     buttons = tuple(tuple((labels.render(label=choice.label, value=choice.value).strip(), choice.data) for choice in row)
                     for row in reply.buttons)
     return Rendered(text.strip(), buttons)

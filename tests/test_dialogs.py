@@ -50,11 +50,16 @@ class Patient:
         return [text for text, _ in self.buttons]
 
 
-def through_answers(patient: Patient) -> None:
+def agreed(patient: Patient, direction: str) -> None:
+    """/start, English, I agree, then the direction."""
     patient.send(Command("start"))
     patient.tap("English")
     patient.tap("I agree")
-    patient.tap("Coming to China")
+    patient.tap(direction)
+
+
+def through_answers(patient: Patient) -> None:
+    agreed(patient, "Coming to China")
     patient.tap("active cancer treatment or pre-surgical work-up")
     patient.tap("brain tumour")
     patient.tap("Today")
@@ -110,10 +115,7 @@ def test_back_from_every_step_returns_one_step_and_keeps_answers():
 
 def test_wrong_input_gets_a_hint_and_the_same_question():
     patient = Patient()
-    patient.send(Command("start"))
-    patient.tap("English")
-    patient.tap("I agree")
-    patient.tap("Coming to China")
+    agreed(patient, "Coming to China")
     shown = patient.send(Text("cancer"))
     assert shown[0] == "Please answer with one of the buttons." and "What is the treatment for?" in shown[1]
     shown = patient.send(FileReceived(Upload("/tmp/x", "x.dcm", 1, "")))
@@ -191,10 +193,7 @@ def test_a_typed_date_is_confirmed_in_the_locale():
 
 def test_outbound_flow_lists_records_with_chinese_names(tmp_path):
     patient = Patient()
-    patient.send(Command("start"))
-    patient.tap("English")
-    patient.tap("I agree")
-    patient.tap("Going home")
+    agreed(patient, "Going home")
     shown = patient.tap("oncologist")
     assert "pathology report (病理报告)" in shown[0] and "Needs a professional translation" in shown[0]
     assert "Takes 7-14 days" in shown[0] and "medical records office (病案室)" in shown[0]
@@ -281,10 +280,7 @@ def test_the_flow_diagram_beside_the_table_is_current():
 
 def test_back_through_the_outbound_flow():
     patient = Patient()
-    patient.send(Command("start"))
-    patient.tap("English")
-    patient.tap("I agree")
-    patient.tap("Going home")
+    agreed(patient, "Going home")
     patient.tap("cardiologist")
     patient.tap("Check my disc")
     for expected in ("out_files", "out_records", "out_specialty"):
