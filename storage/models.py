@@ -86,4 +86,43 @@ class HandoffRow(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+class CoordinatorRow(SQLModel, table=True):
+    """A coordinator's dashboard account (`scanpass coordinator add`)."""
+    __tablename__ = "coordinators"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=sa.String(200), unique=True, nullable=False)
+    password_hash: str = Field(sa_type=sa.String(255), nullable=False)   # argon2id, never the password
+    locale: str = Field(default="en", sa_type=sa.String(35), nullable=False)
+    failed_logins: int = Field(default=0, nullable=False)               # in a row; reset by a good login
+    locked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
+    created_at: datetime = _timestamp()
+
+
+class CoordinatorSessionRow(SQLModel, table=True):
+    """A signed-in dashboard browser. Only a hash of the cookie's token is kept."""
+    __tablename__ = "coordinator_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=sa.String(64), unique=True, nullable=False)
+    coordinator_id: int = Field(sa_column_args=[sa.ForeignKey("coordinators.id", ondelete="CASCADE")],
+                                nullable=False, index=True)
+    csrf: str = Field(sa_type=sa.String(64), nullable=False)      # the token every form of this session carries
+    browser: str = Field(sa_type=sa.String(64), nullable=False)   # hash of what identifies the browser it began in
+    created_at: datetime = _timestamp()
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True), nullable=False, index=True)
+
+
+class UploadTokenRow(SQLModel, table=True):
+    """A one-time web upload link (`/u/TOKEN`) given to a Telegram patient for files too large for the Bot API."""
+    __tablename__ = "upload_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=sa.String(64), unique=True, nullable=False)
+    case_id: int = _case_fk()
+    created_at: datetime = _timestamp()
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True), nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
+
+
 metadata = SQLModel.metadata

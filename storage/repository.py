@@ -31,7 +31,7 @@ from sqlmodel import Session, select
 from dialogs.case import Case, Upload
 from storage.config import Settings
 from storage.errors import ConsentRequired, NestedStep, StorageError, UploadTooLarge
-from storage.models import CaseRow, HandoffRow, ReportRow, UploadRow, utcnow
+from storage.models import CaseRow, HandoffRow, ReportRow, UploadRow, UploadTokenRow, utcnow
 from storage.schema import WRITE, make_engine, migrate
 
 MB = 1024 * 1024
@@ -344,7 +344,7 @@ class Repository:
 
 
 def _delete_rows(session: Session, case_id: int) -> None:
-    for table in (UploadRow, ReportRow, HandoffRow):
+    for table in (UploadRow, ReportRow, HandoffRow, UploadTokenRow):
         session.execute(sa.delete(table).where(table.case_id == case_id))
     session.execute(sa.delete(CaseRow).where(CaseRow.id == case_id))
 
