@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 
+from bot.web.keys import REPOSITORY, SETTINGS, TELEGRAM
+from bot.web.pages import STATIC
 from storage import Repository, Settings
 
 log = logging.getLogger("scanpass.serve")
@@ -26,11 +28,17 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def make_app(application=None, settings: Settings | None = None) -> web.Application:
-    """The project's aiohttp app: health, and the Telegram webhook when TELEGRAM_WEBHOOK_URL is set."""
+def make_app(settings: Settings, repository: Repository | None = None, application=None) -> web.Application:
+    """The project's aiohttp app: health, static files, and the Telegram webhook when TELEGRAM_WEBHOOK_URL is set.
+
+    Handlers find the settings, the repository and the Telegram Application under `bot.web.keys`."""
     app = web.Application()
+    app[SETTINGS], app[TELEGRAM] = settings, application
+    if repository is not None:
+        app[REPOSITORY] = repository
     app.router.add_get("/healthz", healthz)
-    if application is not None and settings is not None and settings.telegram_webhook_url:
+    app.router.add_static("/static/", STATIC)
+    if application is not None and settings.telegram_webhook_url:
         app.router.add_post(webhook_path(settings), _webhook_handler(application, settings.telegram_webhook_secret))
     return app
 
@@ -73,7 +81,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         from bot.telegram import build_application
 
         application = build_application(settings, repository)
-    runner = web.AppRunner(make_app(application, settings))
+    runner = web.AppRunner(make_app(settings, repository, application))
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

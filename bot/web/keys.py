@@ -1,0 +1,12 @@
+"""What the aiohttp app carries for its handlers (typed app keys, set once by `bot.serve.make_app`)."""
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from storage import Repository, Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+REPOSITORY = web.AppKey("repository", Repository)
+TELEGRAM = web.AppKey("telegram", Any)   # python-telegram-bot Application, or None when the channel is off

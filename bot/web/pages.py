@@ -1,0 +1,59 @@
+"""HTML pages in the visitor's locale: jinja2 (autoescaped) with the same catalogs, dates and numbers as the chat.
+
+    return page("chat.html.j2", locale, status=200, case=case)
+
+Templates live in `bot/web/templates/`, static files in `bot/web/static/` (served at `/static/`).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from babel import Locale
+
+from dialogs.i18n import shipped, translations
+from dialogs.render import _filters
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def direction(locale: str) -> str:
+    """'rtl' for right-to-left scripts (Arabic), else 'ltr'."""
+    return Locale.parse(locale).character_order == "right-to-left" and "rtl" or "ltr"
+
+
+def language_name(locale: str) -> str:
+    """The language's own name, as a language switch shows it ("Русский", "العربية")."""
+    name = Locale.parse(locale).get_display_name(locale) or locale
+    return name[:1].upper() + name[1:]
+
+
+@functools.cache
+def environment(locale: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=True,
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(_filters(locale))
+    env.globals.update(locale=locale, direction=direction(locale), html_lang=locale.replace("_", "-"),
+                       languages=[(name, language_name(name)) for name in shipped()])
+    return env
+
+
+def render_page(template: str, locale: str, **params: Any) -> str:
+    return environment(locale).get_template(template).render(**params)
+
+
+def page(template: str, locale: str, status: int = 200, **params: Any) -> web.Response:
+    response = web.Response(text=render_page(template, locale, **params), status=status, content_type="text/html")
+    response.headers["Content-Language"] = locale.replace("_", "-")
+    return response
