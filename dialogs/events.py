@@ -39,11 +39,18 @@ class LinkReceived:
 
 
 @dataclass(frozen=True)
+class LinkFailed:
+    """A link the channel could not download; `reason` names the message the patient gets."""
+    reason: str                      # not_a_file | not_shared | refused | too_large | failed
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CheckFinished:
     report: dict[str, Any]   # the checker's JSON report
 
 
-Event = Command | Button | Text | FileReceived | LinkReceived | CheckFinished
+Event = Command | Button | Text | FileReceived | LinkReceived | LinkFailed | CheckFinished
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ import re
 
 from dialogs.case import Case
 from dialogs.dates import understand_date
-from dialogs.events import (Action, Button, CheckFinished, Choice, Command, Event, FileReceived, LinkReceived, Reply,
-                            Text)
+from dialogs.events import (Action, Button, CheckFinished, Choice, Command, Event, FileReceived, LinkFailed,
+                            LinkReceived, Reply, Text)
 from dialogs.flow import CHECKING, FLOW, PAPER_KINDS, START, check_flow
 
 Replies = list[Reply | Action]
 LINK = re.compile(r"^\s*(https?://\S+)\s*$", re.IGNORECASE)
+LINK_FAILURES = ("not_a_file", "not_shared", "refused", "too_large", "failed")
 
 check_flow()
 
@@ -71,6 +72,10 @@ def step(case: Case, event: Event, today: dt.date | None = None) -> tuple[Case, 
         if FLOW[case.state].input != "files":
             return case, _hint(case, "hint_file_not_now")
         return case, _link(case, event.url)
+    if isinstance(event, LinkFailed):
+        if event.reason not in LINK_FAILURES:
+            raise ValueError(f"unknown link failure {event.reason!r}")
+        return case, _hint(case, f"link_{event.reason}", **event.params)
     if isinstance(event, CheckFinished):
         if case.state not in CHECKING:
             return case, [ask(case)]  # a late result for a step the patient has left

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from dialogs.case import Case, Upload
-from dialogs.events import Action, Button, CheckFinished, Command, FileReceived, Reply, Text
+from dialogs.events import Action, Button, CheckFinished, Command, FileReceived, LinkFailed, Reply, Text
 from dialogs.flow import FLOW, FlowError, State, check_flow
 from dialogs.machine import step
 from dialogs.replies import render
@@ -97,6 +97,7 @@ def test_inbound_flow_to_the_checklist(tmp_path):
     assert patient.case.state == "checklist"
     assert "slices are 5 mm; for cancer work-up the hospital needs 2.5 mm or thinner" in shown[0]
     assert "Send this to a coordinator?" in shown[0]
+    assert "1 series, 2 images" in shown[0]
     patient.tap("Yes, send it")
     assert Action("handoff") in patient.actions and patient.case.state == "finished"
     assert patient.case.status == "handed_off"
@@ -173,6 +174,30 @@ def test_done_without_files_is_refused():
     through_answers(patient)
     shown = patient.tap("Done")
     assert "No files yet" in shown[0] and patient.case.state == "files"
+
+
+def test_a_link_at_the_files_step_asks_the_channel_to_download_it():
+    patient = Patient()
+    through_answers(patient)
+    shown = patient.send(Text(" https://www.dropbox.com/s/abc/study.zip?dl=0 "))
+    assert patient.actions[-1] == Action("download", {"url": "https://www.dropbox.com/s/abc/study.zip?dl=0"})
+    assert "Downloading the files now" in shown[0] and patient.case.state == "files"
+
+
+@pytest.mark.parametrize("reason, words", [
+    ("not_a_file", "opens a web page, not a file"),
+    ("not_shared", "private, expired or removed"),
+    ("refused", "private or local network address"),
+    ("too_large", "larger than 2,048 MB"),
+    ("failed", "did not finish"),
+])
+def test_a_link_that_could_not_be_downloaded_is_explained_and_the_step_kept(reason, words):
+    patient = Patient()
+    through_answers(patient)
+    answers = dict(patient.case.answers)
+    shown = patient.send(LinkFailed(reason, {"limit": 2048}))
+    assert words in shown[0] and "Tap Done when everything is sent" in shown[1]
+    assert patient.case.state == "files" and patient.case.answers == answers
 
 
 def test_a_typed_date_is_confirmed_in_the_locale():

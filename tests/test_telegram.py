@@ -143,7 +143,7 @@ def test_a_broken_file_a_large_file_and_a_stale_button(tmp_path):
         before = len(ann.sent())
         ann.send_document(None, "huge.zip", size=25 * 1024 * 1024)
         await api.wait_for(lambda: len(ann.sent()) > before)
-        assert "larger than 20 MB" in ann.sent()[-1]["text"]
+        assert "larger than 20 MB" in ann.sent()[-1]["text"] and "send the link here" in ann.sent()[-1]["text"]
         ann.send_document(b"\x00" * 128 + b"DICM" + b"\x02\x00", "broken.dcm")
         await api.wait_for(lambda: "broken.dcm" in (ann.sent()[-1]["text"] or ""))
         ann.press(dict(ann.last_buttons())["Done"])
