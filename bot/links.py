@@ -40,13 +40,14 @@ from rules.errors import ScanPassError
 CONNECT_TIMEOUT = 15.0      # seconds to resolve, connect and finish TLS
 READ_TIMEOUT = 60.0         # seconds a server may stay silent while we read
 MAX_REDIRECTS = 5           # per request; each hop is checked
-MAX_PAGES = 2               # pages a provider may lead on through (Google's virus-scan form)
+MAX_PAGES = 2               # pages a link may lead on through (Google's virus-scan form, a short link's share page)
 CHUNK = 256 * 1024          # bytes read and written at a time
 SNIFF = 512                 # bytes looked at to tell a web page from a file
 PAGE_LIMIT = 2 * 1024 * 1024  # most of a page or an API answer ever read
 NAME_LIMIT = 120            # characters of a file name kept
 USER_AGENT = "ScanPass link download"
 
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 REASONS = frozenset({"not_a_file", "not_shared", "refused", "too_large", "failed"})
 
 
@@ -79,16 +80,19 @@ class Downloaded:
 # ---- where a link may go ------------------------------------------------------------------
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 def _public(address: str) -> bool:
-    """Whether an IP address is one on the public internet (IPv4-mapped IPv6 judged as IPv4)."""
+    """Whether an IP address is one on the public internet. An IPv6 address that carries an IPv4
+    one (IPv4-mapped, 6to4, NAT64) is judged by the IPv4 address it leads to."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        nat64 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
+        ip = ip.ipv4_mapped or ip.sixtofour or nat64 or ip
     return ip.is_global and not (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified
                                  or ip.is_multicast or ip.is_reserved or ip in _CGNAT)
 
@@ -140,7 +144,9 @@ class _CheckedResolver(AbstractResolver):
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
                       ) -> list[ResolveResult]:
         answers = await self.inner.resolve(host, port, family)
-        if not answers or not all(_reachable(a["host"], a["port"], self.allowed) for a in answers):
+        if not answers:
+            raise OSError(f"no address for {host}")  # aiohttp makes it a DNS error: "failed"
+        if not all(_reachable(a["host"], a["port"], self.allowed) for a in answers):
             raise LinkError("refused")
         return answers
 
@@ -389,7 +395,7 @@ async def _icloud(client: _Client, url: URL) -> _Request:
         download = fields["fileContent"]["value"]["downloadURL"]
     except (KeyError, TypeError):
         raise LinkError("not_a_file") from None  # a shared folder
-    name = quote(_icloud_name(result) or "file", safe="")
+    name = quote(_icloud_name(result) or _patient_name(url.fragment) or "file", safe="")
     try:
         return _Request(URL(str(download).replace("${f}", name), encoded=True))
     except ValueError:
@@ -438,7 +444,7 @@ def _provider(url: URL) -> _Provider:
 # ---- what came back: a file, or a page ----------------------------------------------------------
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_HTML_START = re.compile(rb"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title|script)\b",
+_HTML_START = re.compile(rb"(\xef\xbb\xbf)?\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title|script)\b",
                          re.IGNORECASE | re.DOTALL)
 _SIGN_IN_HOSTS = frozenset({"accounts.google.com", "login.live.com", "login.microsoftonline.com",
                             "account.box.com", "idmsa.apple.com", "appleid.apple.com"})
@@ -536,8 +542,11 @@ class LinkFetcher:
     async def fetch(self, url: str, folder: Path,
                     progress: Callable[[int, int | None], None] | None = None) -> Downloaded:
         """The file behind `url`, saved in `folder`; `progress(done_bytes, total or None)` as it arrives."""
+        text = url.strip()
+        if not _SCHEME.match(text):
+            text = "https://" + text  # "www.dropbox.com/s/..." as patients often paste it
         try:
-            link = _checked(URL(url.strip()), self._allowed)
+            link = _checked(URL(text), self._allowed)
         except (ValueError, TypeError):
             raise LinkError("failed") from None
         folder.mkdir(parents=True, exist_ok=True)
@@ -567,7 +576,10 @@ class LinkFetcher:
             if isinstance(received, Downloaded):
                 return received
             following = provider.follow_page(received)
+            landed = _provider(received.url)
+            if following is None and landed not in (provider, _PLAIN):  # a short link led to a share page
+                provider, following = landed, await landed.resolve(client, received.url)
             if following is None:
-                raise LinkError(_page_reason(received))
+                break
             request = following
-        raise LinkError("not_a_file")
+        raise LinkError(_page_reason(received))

@@ -74,7 +74,7 @@ HOSTS = (
     "accounts.google.com", "1drv.ms", "onedrive.live.com", "api.onedrive.com", "public.bn.files.1drv.com",
     "we.tl", "wetransfer.com", "download.wetransfer.com", "app.box.com", "public.boxcloud.com",
     "www.icloud.com", "ckdatabasews.icloud.com", "cvws.icloud-content.com",
-    "files.example", "pacs.hospital.example",
+    "files.example", "pacs.hospital.example", "t.example",
 )
 WILDCARDS = ("dl.dropboxusercontent.com", "sharepoint.com")  # any host directly under these
 
@@ -111,6 +111,8 @@ LINKS = {
     "box_folder": "https://app.box.com/s/folder5w3e2r1t0y",
     "icloud": f"https://www.icloud.com/iclouddrive/{ICLOUD_GUID}#CT_scan",
     "icloud_gone": "https://www.icloud.com/iclouddrive/0zZzZzZzZzZzZzZzZzZzZzZzZ#old",
+    "short_dropbox": "https://t.example/AbC12",       # a short link to a Dropbox share page
+    "short_drive_big": "https://t.example/DeF34",     # ... to a large Drive file's viewer page
     "direct": "https://files.example/scans/brain-mri.zip",
     "direct_dicom": "https://files.example/dicom/IM0001.dcm",
     "chunked": "https://files.example/scans/chunked-ct.zip",
@@ -136,8 +138,8 @@ _CERT = _CA.issue_cert(*HOSTS, *(f"*.{domain}" for domain in WILDCARDS))
 
 
 def client_ssl() -> ssl.SSLContext:
-    """A client TLS context that trusts the test CA (and nothing else)."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    """A client TLS context that trusts the test CA and nothing else (host names checked)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # not the system's store: loading it is slow, and not wanted
     _CA.configure_trust(context)
     return context
 
@@ -373,7 +375,7 @@ async def _files(request: web.Request) -> web.StreamResponse:
     if path == "/scans/big-chunked.bin":
         return await _streamed(request, b"\1" * BIG_SIZE)
     if path == "/scans/viewer.bin":  # a web page sent as if it were a file
-        return web.Response(body=b"\n  <!doctype html><html><body>DICOM viewer</body></html>",
+        return web.Response(body=b"\xef\xbb\xbf\n  <!doctype html><html><body>DICOM viewer</body></html>",
                             content_type="application/octet-stream")
     if path == "/scans/broken.zip":
         return web.Response(status=500, text="Internal Server Error")
@@ -392,6 +394,13 @@ async def _files(request: web.Request) -> web.StreamResponse:
     return _page("404 Not Found", status=404)
 
 
+_SHORT = {"/AbC12": LINKS["dropbox_old"], "/DeF34": LINKS["drive_big"]}
+
+
+async def _short_links(request: web.Request) -> web.Response:
+    return _redirect(_SHORT[request.path], status=301) if request.path in _SHORT else _page("Not found", status=404)
+
+
 async def _portal(request: web.Request) -> web.Response:
     return _page("Hospital PACS - Image Viewer", "<div id='dicom-viewer'></div>")
 
@@ -405,7 +414,7 @@ PROVIDERS = {
     "we.tl": _we_tl, "wetransfer.com": _wetransfer, "download.wetransfer.com": _wetransfer_download,
     "app.box.com": _box, "public.boxcloud.com": _boxcloud,
     "www.icloud.com": _icloud, "ckdatabasews.icloud.com": _cloudkit, "cvws.icloud-content.com": _icloud_content,
-    "files.example": _files, "pacs.hospital.example": _portal,
+    "files.example": _files, "pacs.hospital.example": _portal, "t.example": _short_links,
 }
 
 
@@ -453,7 +462,7 @@ class ProviderServer:
 
     async def start(self) -> ProviderServer:
         await self.loopback.start()
-        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         _CERT.configure_cert(server_context)
         app = web.Application()
         app[SERVER] = self

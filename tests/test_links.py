@@ -56,6 +56,9 @@ def reason(tmp_path, link: str, **kwargs) -> str:
     ("direct_dicom", "IM0001.dcm"),
     ("chunked", "chunked-ct.zip"),
     ("five_redirects", "brain-mri.zip"),
+    ("short_dropbox", "mri-brain.zip"),
+    ("short_drive_big", "big-study.zip"),
+    ("www.dropbox.com/s/a1s2d3f4g5h6/mri-brain.zip?dl=0", "mri-brain.zip"),  # pasted without https://
 ])
 def test_a_shared_file_arrives_with_its_bytes_and_name(tmp_path, link, name):
     downloaded = fetch(tmp_path, link)
@@ -84,6 +87,7 @@ def test_a_private_or_gone_file_is_not_shared(tmp_path, link):
     "http://0x7f.1/scan.zip", "http://127.1/scan.zip", "ftp://files.example/scan.zip", "file:///etc/passwd",
     "http://169.254.169.254/latest/meta-data/", "http://100.64.0.1/", "http://224.0.0.1/", "http://0.0.0.0/",
     "http://[fe80::1]/", "http://192.168.1.10/", "https://127.0.0.1:{loopback}/scan.zip",
+    "http://[2002:7f00:1::]/", "http://[64:ff9b::a00:1]/",  # 6to4 and NAT64 forms of 127.0.0.1 and 10.0.0.1
 ])
 def test_local_and_private_addresses_are_refused(tmp_path, link):
     assert reason(tmp_path, link) == "refused"
@@ -96,6 +100,17 @@ def test_a_name_whose_dns_answer_is_private_is_refused(tmp_path):
         == "refused"
     assert reason(tmp_path, "https://v6.example/", extra_names={"v6.example": ("::ffff:10.0.0.1", 443)}) \
         == "refused"
+
+
+def test_the_production_resolver_is_checked_too(tmp_path):
+    async def scenario():
+        async with running_providers() as providers:
+            fetcher = LinkFetcher(LIMIT)  # aiohttp's own resolver; "localhost" comes from the hosts file
+            with pytest.raises(LinkError) as raised:
+                await fetcher.fetch(f"http://localhost:{providers.loopback.port}/", tmp_path)
+            assert raised.value.reason == "refused"
+            assert providers.loopback.hits == 0
+    asyncio.run(scenario())
 
 
 def test_a_name_resolving_to_a_loopback_port_not_allowed_is_refused(tmp_path):
@@ -169,7 +184,8 @@ def test_progress_counts_up_to_the_size(tmp_path):
 
 def test_a_malformed_link_fails_without_a_file(tmp_path):
     assert reason(tmp_path, "http://[::1") == "failed"
-    assert reason(tmp_path, "not a link") == "refused"
+    assert reason(tmp_path, "not a link") == "failed"
+    assert reason(tmp_path, "javascript:alert(1)") == "refused"
 
 
 def test_link_error_knows_only_its_reasons():
