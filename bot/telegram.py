@@ -19,17 +19,14 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Inp
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from dialogs.case import Upload
-from dialogs.events import Action, Button, CheckFinished, Command, FileReceived, Reply, Text
-from dialogs.flow import FLOW
+from bot.conversation import Conversation
+from bot.links import LinkFetcher
+from dialogs.events import Action, Button, Command, Reply, Text
 from dialogs.handoff import summary
 from dialogs.i18n import choose, shipped
-from dialogs.machine import step
 from dialogs.render import environment
 from dialogs.replies import render
-from rules import Answers, check
 from storage import Repository, Settings
-from storage.errors import UploadTooLarge
 
 log = logging.getLogger("scanpass.telegram")
 
@@ -42,32 +39,21 @@ COORDINATOR_COMMANDS = ("cases", "case", "claim", "reply")
 
 
 class TelegramChannel:
-    def __init__(self, repository: Repository, settings: Settings):
+    def __init__(self, repository: Repository, settings: Settings, fetcher: LinkFetcher | None = None):
         self.repository, self.settings = repository, settings
+        self.conversation = Conversation(repository, settings, fetcher)
         self.download_limit = LOCAL_DOWNLOAD_LIMIT if settings.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
         self.albums: dict[tuple[int, str], object] = {}  # (chat, media group) -> a mark of its latest file
 
     # ---- one step ------------------------------------------------------------------------
-    def _step(self, chat: str, event, language_code: str | None):
-        with self.repository.step(chat) as case:
-            if case.state == "language" and not case.consent and not case.answers and language_code:
-                case.locale = choose(language_code)
-            if isinstance(event, _Stored):
-                if FLOW[case.state].input != "files" or not case.consent:  # answered with a hint, nothing kept
-                    event = FileReceived(Upload(str(event.path), event.name, 0, ""))
-                else:
-                    try:
-                        event = _file_event(self, case, event)
-                    except UploadTooLarge:
-                        return case.locale, [Reply("upload_too_large", {"limit": self.settings.max_upload_mb})]
-            _, replies = step(case, event)
-            return case.locale, replies
-
-    async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event, album: str | None = None) -> None:
+    async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event) -> None:
         chat_id = update.effective_chat.id
-        user = update.effective_user
-        locale, replies = await asyncio.to_thread(self._step, f"telegram:{chat_id}", event,
-                                                  user.language_code if user else None)
+        language = update.effective_user.language_code if update.effective_user else None
+        locale, replies = await asyncio.to_thread(self.conversation.step, f"telegram:{chat_id}", event, language)
+        await self.deliver(context, chat_id, locale, replies)
+
+    async def deliver(self, context, chat_id: int, locale: str, replies, album: str | None = None) -> None:
+        """Send a step's replies, then carry out its actions."""
         if album:  # several documents sent at once: one answer for the batch, after its last file
             latest = self.albums[(chat_id, album)] = object()
             await asyncio.sleep(ALBUM_QUIET)
@@ -76,7 +62,7 @@ class TelegramChannel:
             del self.albums[(chat_id, album)]
         await self.send(context, chat_id, replies, locale)
         for action in (reply for reply in replies if isinstance(reply, Action)):
-            await self.act(context, chat_id, action, locale)
+            await self.act(context, chat_id, action)
 
     async def send(self, context, chat_id: int, replies, locale: str) -> None:
         for reply in replies:
@@ -87,57 +73,59 @@ class TelegramChannel:
                 await context.bot.send_message(chat_id, rendered.text, reply_markup=markup)
 
     # ---- actions -------------------------------------------------------------------------
-    async def act(self, context, chat_id: int, action: Action, locale: str) -> None:
+    async def act(self, context, chat_id: int, action: Action) -> None:
         chat = f"telegram:{chat_id}"
         if action.name == "check":
-            await self.run_check(context, chat_id, chat)
+            progress = {"done": 0, "total": 0}
+
+            def report_progress(done: int, total: int) -> None:
+                progress.update(done=done, total=total)
+
+            locale, replies = await self.with_progress(
+                context, chat_id, asyncio.to_thread(self.conversation.check, chat, report_progress),
+                lambda: f"{progress['done']}/{progress['total']}" if progress["total"] else "…")
+            await self.deliver(context, chat_id, locale, replies)
+        elif action.name == "download":
+            got = {"bytes": 0, "total": None}
+
+            def report_bytes(done: int, total: int | None) -> None:
+                got.update(bytes=done, total=total)
+
+            locale, replies = await self.with_progress(
+                context, chat_id, self.conversation.download(chat, action.params["url"], report_bytes),
+                lambda: _megabytes(got["bytes"], got["total"]))
+            await self.deliver(context, chat_id, locale, replies)
         elif action.name == "delete":
-            await asyncio.to_thread(self.repository.delete, chat)
+            await asyncio.to_thread(self.conversation.delete, chat)
         elif action.name == "handoff":
             await self.hand_off(context, chat)
 
-    async def run_check(self, context, chat_id: int, chat: str) -> None:
-        case = await asyncio.to_thread(self.repository.load, chat)
-        progress = {"done": 0, "total": 0}
+    async def with_progress(self, context, chat_id: int, work, progress_text):
+        """Run `work` while one message shows its progress, edited at most every PROGRESS_EVERY seconds."""
         message = await context.bot.send_message(chat_id, "…")
-
-        def report_progress(done: int, total: int) -> None:
-            progress.update(done=done, total=total)
-
-        names = {upload.path: upload.name for upload in case.uploads}  # the patient's names, not the names on disk
-        job = asyncio.create_task(asyncio.to_thread(check, [u.path for u in case.uploads], Answers.from_dict(case.answers),
-                                                    progress=report_progress, names=names))
-        shown = ""
+        job = asyncio.ensure_future(work)
+        shown = "…"
         while not job.done():
             await asyncio.wait([job], timeout=PROGRESS_EVERY)
-            text = f"{progress['done']}/{progress['total']}" if progress["total"] else "…"
+            text = progress_text()
             if text != shown and not job.done():
                 shown = text
                 try:
                     await message.edit_text(text)
                 except TelegramError:  # an edit that fails only costs the progress display
                     pass
-        report = job.result()
-        try:
-            total = report.files.dicom + len(report.files.not_dicom) + len(report.files.unreadable)
-            await message.edit_text(f"{total}/{total}")
-        except TelegramError:
-            pass
-        update_locale, replies = await asyncio.to_thread(self._step, chat, CheckFinished(report.to_json()), None)
-        await self.send(context, chat_id, replies, update_locale)
-        for action in (reply for reply in replies if isinstance(reply, Action)):
-            await self.act(context, chat_id, action, update_locale)
+        final = progress_text()
+        if final != shown:
+            try:
+                await message.edit_text(final)
+            except TelegramError:
+                pass
+        return job.result()
 
     async def hand_off(self, context, chat: str) -> None:
-        def record():
-            with self.repository.step(chat) as case:
-                text = summary(case, self.settings.coordinator_locale)
-                case.handoff = {"summary": text, "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "to": list(self.settings.coordinator_chat_ids)}
-                return case.id, text, case.report
-
-        case_id, text, report = await asyncio.to_thread(record)
-        for coordinator in self.settings.coordinator_chat_ids:
+        to = self.settings.coordinator_chat_ids
+        case_id, text, report = await asyncio.to_thread(self.conversation.hand_off, chat, to)
+        for coordinator in to:
             await context.bot.send_message(coordinator, text)
             document = json.dumps(report or {}, ensure_ascii=False, indent=2).encode()
             await context.bot.send_document(coordinator, InputFile(document, filename=f"scanpass-case-{case_id}.json"))
@@ -165,15 +153,20 @@ class TelegramChannel:
             patient = case.chat.partition(":")[2]
             rendered = render(Reply("coordinator_reply", {"text": text.strip()}), case.locale)
             await context.bot.send_message(int(patient), rendered.text)
-            await asyncio.to_thread(self._mark, case.chat, "answered", {"replied_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            await asyncio.to_thread(self._mark, case.chat, "answered", {"replied_at": now},
+                                    {"text": text.strip(), "at": now, "by": f"telegram:{chat_id}"})
             await context.bot.send_message(chat_id, str(coordinator.replied(case.id)).strip())
         else:
             await context.bot.send_message(chat_id, str(coordinator.usage()).strip())
 
-    def _mark(self, chat: str, status: str, details: dict) -> None:
+    def _mark(self, chat: str, status: str, details: dict, reply: dict | None = None) -> None:
+        """A coordinator's claim or reply, kept with the handoff (replies in `handoff["replies"]`)."""
         with self.repository.step(chat) as case:
             case.status = status
             case.handoff = {**(case.handoff or {}), **details}
+            if reply:
+                case.handoff["replies"] = [*case.handoff.get("replies", []), reply]
 
     # ---- updates -------------------------------------------------------------------------
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -194,12 +187,11 @@ class TelegramChannel:
         message = update.effective_message
         attachment = message.document or message.photo[-1]
         name = getattr(attachment, "file_name", None) or f"photo-{message.message_id}.jpg"
-        chat = f"telegram:{update.effective_chat.id}"
+        chat_id = update.effective_chat.id
+        language = update.effective_user.language_code if update.effective_user else None
+        too_large = [Reply("file_too_large_telegram", {"limit": self.download_limit // (1024 * 1024)})]
         if (attachment.file_size or 0) > self.download_limit:
-            case = await asyncio.to_thread(self.repository.load, chat)
-            await self.send(context, update.effective_chat.id,
-                            [Reply("file_too_large_telegram", {"limit": self.download_limit // (1024 * 1024)})],
-                            case.locale if case else choose(update.effective_user.language_code))
+            await self.send(context, chat_id, too_large, await self._locale(chat_id, language))
             return
         downloads = self.settings.data_dir / "downloads"
         downloads.mkdir(parents=True, exist_ok=True)
@@ -209,12 +201,19 @@ class TelegramChannel:
                 telegram_file = await context.bot.get_file(attachment.file_id)
                 await telegram_file.download_to_drive(target)
             except BadRequest:  # "file is too big" and the like: the patient is told how to send it instead
-                case = await asyncio.to_thread(self.repository.load, chat)
-                await self.send(context, update.effective_chat.id,
-                                [Reply("file_too_large_telegram", {"limit": self.download_limit // (1024 * 1024)})],
-                                case.locale if case else "en")
+                await self.send(context, chat_id, too_large, await self._locale(chat_id, language))
                 return
-            await self.handle(update, context, _Stored(target, name), album=message.media_group_id)
+
+            def receive():
+                with target.open("rb") as source:
+                    return self.conversation.receive(f"telegram:{chat_id}", source, name, language)
+
+            locale, replies = await asyncio.to_thread(receive)
+        await self.deliver(context, chat_id, locale, replies, album=message.media_group_id)
+
+    async def _locale(self, chat_id: int, language: str | None) -> str:
+        case = await asyncio.to_thread(self.repository.load, f"telegram:{chat_id}")
+        return case.locale if case else choose(language)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -241,22 +240,17 @@ class TelegramChannel:
             await application.bot.set_my_commands(commands, language_code=language)
 
 
-class _Stored:
-    """A downloaded file waiting to be stored in the step's transaction (see `TelegramChannel._step`)."""
-
-    def __init__(self, path: Path, name: str):
-        self.path, self.name = path, name
-
-
-def _file_event(channel: TelegramChannel, case, stored: _Stored):
-    with stored.path.open("rb") as source:
-        return FileReceived(channel.repository.store_upload(case, source, stored.name))
+def _megabytes(done: int, total: int | None) -> str:
+    """Download progress as the patient sees it: "12 / 300 MB" (or "12 MB" when the size is unknown)."""
+    mb = 1024 * 1024
+    return f"{done // mb} / {max(total // mb, 1)} MB" if total else f"{done // mb} MB"
 
 
 def build_application(settings: Settings, repository: Repository) -> Application:
     """The one place the Telegram Application is built."""
     builder = (ApplicationBuilder().token(settings.telegram_bot_token).concurrent_updates(True)
-               .rate_limiter(AIORateLimiter(max_retries=3)))
+               .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_messages_per_second,
+                                                 max_retries=3)))
     if settings.telegram_base_url:
         builder = builder.base_url(settings.telegram_base_url)
     if settings.telegram_base_file_url:

@@ -1,13 +1,13 @@
 """`scanpass chat`: the conversation in a terminal. Buttons are numbered; a file or folder path is an upload.
 
-Each line the patient types is one step: load the case, `dialogs.step()`, save,
-print the replies, then carry out the actions the step asked for (run the
-checker, erase the data). The case lives in the same storage as every channel,
+Each line the patient types is one step (`bot.conversation`): load the case,
+`dialogs.step()`, save, print the replies, then carry out the actions the step
+asked for (run the checker, download a link, erase the data). The case lives in the same storage as every channel,
 so quitting and running `scanpass chat` again continues where the patient was.
 """
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
 import os
 import sys
 import tempfile
@@ -15,15 +15,10 @@ import zipfile
 from pathlib import Path
 from typing import TextIO
 
-from dialogs.case import Upload
-from dialogs.events import Action, Button, CheckFinished, Command, FileReceived, Reply, Text
-from dialogs.flow import FLOW
-from dialogs.handoff import summary
+from bot.conversation import Conversation
+from dialogs.events import Action, Button, Command, Reply, Text
 from dialogs.i18n import choose
-from dialogs.machine import step
 from dialogs.replies import render
-from rules import Answers, check
-from storage.errors import UploadTooLarge
 
 CHAT = "terminal:local"
 
@@ -31,6 +26,7 @@ CHAT = "terminal:local"
 class Terminal:
     def __init__(self, repository, settings, lang: str | None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
         self.repository, self.settings = repository, settings
+        self.conversation = Conversation(repository, settings)
         self.stdin, self.stdout = stdin, stdout
         self.lang = lang
         self.colour = stdout.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
@@ -57,29 +53,23 @@ class Terminal:
 
     # ---- one step
     def event(self, event) -> None:
-        with self.repository.step(CHAT) as case:
-            if case.id is None and self.lang:
-                case.locale = choose(self.lang)
-            _, replies = step(case, event)
-            locale = case.locale
+        self.answer(*self.conversation.step(CHAT, event, self.lang))
+
+    def answer(self, locale: str, replies) -> None:
+        """Show a step's replies, then carry out its actions."""
         self.show(replies, locale)
         for action in (reply for reply in replies if isinstance(reply, Action)):
-            self.act(action)
-
-    def act(self, action: Action) -> None:
-        if action.name == "check":
-            case = self.repository.load(CHAT)
-            report = check([upload.path for upload in case.uploads], Answers.from_dict(case.answers),
-                           progress=self.progress, names={upload.path: upload.name for upload in case.uploads})
-            if self.colour:
-                self.stdout.write("\r\033[K")
-            self.event(CheckFinished(report.to_json()))
-        elif action.name == "delete":
-            self.repository.delete(CHAT)
-        elif action.name == "handoff":  # kept with the case; coordinator channels read it from storage
-            with self.repository.step(CHAT) as case:
-                case.handoff = {"summary": summary(case, self.settings.coordinator_locale), "locale": case.locale,
-                                "sent_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+            if action.name == "check":
+                answer = self.conversation.check(CHAT, self.progress)
+                if self.colour:
+                    self.stdout.write("\r\033[K")
+                self.answer(*answer)
+            elif action.name == "download":
+                self.answer(*asyncio.run(self.conversation.download(CHAT, action.params["url"])))
+            elif action.name == "delete":
+                self.conversation.delete(CHAT)
+            elif action.name == "handoff":  # kept with the case; coordinator channels read it from storage
+                self.conversation.hand_off(CHAT)
 
     def progress(self, done: int, total: int) -> None:
         if self.colour:
@@ -87,18 +77,10 @@ class Terminal:
             self.stdout.flush()
 
     def upload(self, path: Path) -> None:
-        with self.repository.step(CHAT) as case:
-            if FLOW[case.state].input != "files" or not case.consent:
-                _, replies = step(case, FileReceived(Upload(str(path), path.name, 0, "")))  # answered with a hint
-            else:
-                _, replies = step(case, FileReceived(self.store(case, path)))
-            locale = case.locale
-        self.show(replies, locale)
-
-    def store(self, case, path: Path):
         if not path.is_dir():
             with path.open("rb") as source:
-                return self.repository.store_upload(case, source, path.name)
+                self.answer(*self.conversation.receive(CHAT, source, path.name, self.lang))
+            return
         # A folder travels as one stored zip (no compression: DICOM hardly shrinks).
         with tempfile.TemporaryFile() as packed:
             with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -106,7 +88,7 @@ class Terminal:
                     if file.is_file() and not file.is_symlink():
                         archive.write(file, file.relative_to(path).as_posix())
             packed.seek(0)
-            return self.repository.store_upload(case, packed, f"{path.name}.zip")
+            self.answer(*self.conversation.receive(CHAT, packed, f"{path.name}.zip", self.lang))
 
     def say(self, message: str, **params) -> None:
         case = self.repository.load(CHAT)
@@ -136,8 +118,6 @@ class Terminal:
             elif path.exists():
                 try:
                     self.upload(path)
-                except UploadTooLarge:  # nothing of it was kept; the case is as it was
-                    self.say("upload_too_large", limit=self.settings.max_upload_mb)
                 except OSError:
                     self.say("upload_failed")
             else:

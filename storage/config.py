@@ -36,6 +36,7 @@ class Settings:
     telegram_webhook_url: str | None = None        # webhook mode; polling when unset
     telegram_webhook_secret: str | None = None
     telegram_local_mode: bool = False              # TELEGRAM_BASE_URL is a local Bot API server (files up to 2,000 MB)
+    telegram_messages_per_second: int = 30         # the bot's overall send rate (Telegram's flood limit)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
 

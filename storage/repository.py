@@ -95,9 +95,10 @@ class Repository:
             try:
                 with self._transaction(write=True) as session:
                     row = self._lock_case(session, chat)
-                    case = self._to_cases(session, [row])[0]
+                    loaded: dict[int, Case] = {}
+                    case = self._to_cases(session, [row], loaded)[0]
                     yield case
-                    dropped = self._save(session, row, case)
+                    dropped = self._save(session, row, case, loaded[row.id])
             except BaseException:
                 for path in stored_files:
                     path.unlink(missing_ok=True)
@@ -266,7 +267,8 @@ class Repository:
             row = session.exec(query).one()
         return row
 
-    def _to_cases(self, session: Session, rows: Iterable[CaseRow]) -> list[Case]:
+    def _to_cases(self, session: Session, rows: Iterable[CaseRow], loaded: dict[int, Case] | None = None) -> list[Case]:
+        """Plain cases from rows; `loaded` (when given) receives each case as read, to spare unchanged writes."""
         rows = list(rows)
         ids = [row.id for row in rows]
         if not ids:
@@ -278,15 +280,19 @@ class Repository:
                    session.exec(select(ReportRow).where(ReportRow.case_id.in_(ids)).order_by(ReportRow.id))}
         handoffs = {h.case_id: h.handoff for h in
                     session.exec(select(HandoffRow).where(HandoffRow.case_id.in_(ids)).order_by(HandoffRow.id))}
+        if loaded is not None:  # the rows' own documents: the caller changes only the copies below
+            loaded.update({row.id: Case(chat=row.chat, uploads=list(uploads[row.id]), report=reports.get(row.id),
+                                        handoff=handoffs.get(row.id)) for row in rows})
         return [Case(chat=row.chat, id=row.id, locale=row.locale, state=row.state, consent=row.consent,
                      answers=copy.deepcopy(row.answers), history=list(row.history), uploads=uploads[row.id],
                      report=copy.deepcopy(reports.get(row.id)), handoff=copy.deepcopy(handoffs.get(row.id)),
                      status=row.status)
                 for row in rows]
 
-    def _save(self, session: Session, row: CaseRow, case: Case) -> list[Path]:
-        """Write the case into its locked row and sync its uploads, report and handoff.
-        Returns the files of uploads the case no longer lists (deleted after the commit)."""
+    def _save(self, session: Session, row: CaseRow, case: Case, loaded: Case) -> list[Path]:
+        """Write the case into its locked row and sync its uploads, report and handoff (those that differ
+        from `loaded`, the case as read). Returns the files of uploads the case no longer lists (deleted
+        after the commit)."""
         if case.chat != row.chat:
             raise StorageError("a step may not change the case's chat")
         # Before consent: nothing but the language (and where the conversation stands).
@@ -299,8 +305,18 @@ class Repository:
         session.add(row)
 
         dropped = []
-        wanted = {self._stored_path(u.path): u for u in kept.uploads}
-        existing = session.exec(select(UploadRow).where(UploadRow.case_id == row.id)).all()
+        if kept.uploads != loaded.uploads:
+            dropped = self._sync_uploads(session, row.id, kept.uploads, now)
+        if kept.report != loaded.report:
+            _sync_document(session, ReportRow, "report", row.id, kept.report, now, renew_created=True)
+        if kept.handoff != loaded.handoff:
+            _sync_document(session, HandoffRow, "handoff", row.id, kept.handoff, now, renew_created=False)
+        return dropped
+
+    def _sync_uploads(self, session: Session, case_id: int, uploads: list[Upload], now: datetime) -> list[Path]:
+        dropped = []
+        wanted = {self._stored_path(u.path): u for u in uploads}
+        existing = session.exec(select(UploadRow).where(UploadRow.case_id == case_id)).all()
         for upload_row in existing:
             upload = wanted.pop(upload_row.path, None)
             if upload is None:
@@ -310,11 +326,8 @@ class Repository:
                 upload_row.name, upload_row.size, upload_row.sha256 = upload.name[:1024], upload.size, upload.sha256
                 session.add(upload_row)
         for path, upload in wanted.items():
-            session.add(UploadRow(case_id=row.id, path=path, name=upload.name[:1024], size=upload.size,
+            session.add(UploadRow(case_id=case_id, path=path, name=upload.name[:1024], size=upload.size,
                                   sha256=upload.sha256, created_at=now))
-
-        _sync_document(session, ReportRow, "report", row.id, kept.report, now, renew_created=True)
-        _sync_document(session, HandoffRow, "handoff", row.id, kept.handoff, now, renew_created=False)
         return dropped
 
     def _case_dir(self, case_id: int) -> Path:

@@ -56,8 +56,8 @@ Test-side API of `BotApiDouble`:
   log -> list[dict]               every request: {"method", "token", "params", "status"}.
   sent(chat_id) -> list[dict]     what the bot sent or edited in that chat, in order:
                                   {"method", "message_id", "text", "caption", "reply_markup",
-                                   "document", "photo", "message"} (text as displayed; message = the
-                                  Message dict returned to the bot).
+                                   "document", "photo", "message", "at"} (text as displayed; message = the
+                                  Message dict returned to the bot; at = time.monotonic() when it arrived).
   messages(chat_id) -> list[dict] the chat's current messages (both sides, after edits, not deleted).
   commands(language_code="", scope=None) -> list[dict] as set by setMyCommands.
   await wait_for(predicate, timeout=10)  polls predicate() (sync, or returning an awaitable) until truthy
@@ -536,7 +536,7 @@ class BotApiDouble:
         self._sent[chat_id].append({
             "method": method, "message_id": message["message_id"], "text": message.get("text"),
             "caption": message.get("caption"), "reply_markup": markup, "document": message.get("document"),
-            "photo": message.get("photo"), "message": message})
+            "photo": message.get("photo"), "message": message, "at": time.monotonic()})
 
     # ---------------------------------------------------------------- HTTP
     async def _params(self, request: web.Request) -> dict[str, Any]:
