@@ -73,14 +73,16 @@ async def purge_daily(repository: Repository, retention_days: int,
         await sleep(PURGE_EVERY)
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def serve(settings: Settings, stop: asyncio.Event | None = None, fetcher=None) -> None:
+    """Run until `stop` is set. `fetcher` (a `bot.links.LinkFetcher`) replaces the default one: tests point
+    it at their own provider servers."""
     stop = stop or asyncio.Event()
     repository = Repository.from_settings(settings).open()
     application = None
     if settings.telegram_bot_token:
         from bot.telegram import build_application
 
-        application = build_application(settings, repository)
+        application = build_application(settings, repository, fetcher)
     runner = web.AppRunner(make_app(settings, repository, application))
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

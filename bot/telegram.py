@@ -246,7 +246,7 @@ def _megabytes(done: int, total: int | None) -> str:
     return f"{done // mb} / {max(total // mb, 1)} MB" if total else f"{done // mb} MB"
 
 
-def build_application(settings: Settings, repository: Repository) -> Application:
+def build_application(settings: Settings, repository: Repository, fetcher: LinkFetcher | None = None) -> Application:
     """The one place the Telegram Application is built."""
     builder = (ApplicationBuilder().token(settings.telegram_bot_token).concurrent_updates(True)
                .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_messages_per_second,
@@ -257,7 +257,7 @@ def build_application(settings: Settings, repository: Repository) -> Application
         builder = builder.base_file_url(settings.telegram_base_file_url)
     if settings.telegram_local_mode:
         builder = builder.local_mode(True)
-    channel = TelegramChannel(repository, settings)
+    channel = TelegramChannel(repository, settings, fetcher)
     builder = builder.post_init(channel.post_init)
     application = builder.build()
     application.add_handler(CallbackQueryHandler(channel.on_button))

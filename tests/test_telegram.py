@@ -10,12 +10,18 @@ import re
 import socket
 import zipfile
 
+from types import SimpleNamespace
+
+from bot.links import LinkFetcher
 from bot.serve import serve
 from storage import Settings
+from tests import providers
 from tests.botapi import running_double
+from tests.providers import running_providers
 from tests.factory import SeriesSpec, write_study
 
 COORDINATOR = -100777
+PROVIDERS = SimpleNamespace(links={}, requests=[], loopback=None)  # the running fake cloud providers
 
 
 def free_port() -> int:
@@ -35,7 +41,7 @@ def zipped_study(tmp_path, thickness: str = "5.0") -> bytes:
     return buffer.getvalue()
 
 
-async def with_bot(tmp_path, *scenarios):
+async def with_bot(tmp_path, *scenarios, fetcher=None):
     """Run each scenario against its own `scanpass serve` on the same data: one bot restart between two."""
     async with running_double() as api:
         for scenario in scenarios:
@@ -43,7 +49,7 @@ async def with_bot(tmp_path, *scenarios):
                                 telegram_base_url=api.base_url, telegram_base_file_url=api.base_file_url,
                                 coordinator_chat_ids=(COORDINATOR,))
             stop = asyncio.Event()
-            server = asyncio.create_task(serve(settings, stop))
+            server = asyncio.create_task(serve(settings, stop, fetcher))
             try:
                 await scenario(api)
             finally:
@@ -228,3 +234,41 @@ def test_an_album_of_documents_is_one_batch_with_one_answer(tmp_path):
         await api.wait_for(lambda: "1 study found: 1 usable" in (ann.sent()[-1]["text"] or ""), timeout=30)
 
     asyncio.run(with_bot(tmp_path, scenario))
+
+
+def test_inbound_in_english_with_cloud_links_to_the_checklist_and_the_coordinator(tmp_path, monkeypatch):
+    monkeypatch.setitem(providers.FILES, "ct-chest.zip", zipped_study(tmp_path, thickness="1.0"))
+
+    async def scenario(api):
+        ann = api.user(701, language_code="en")
+        await say(api, ann, "/start")
+        for label in ("English", "I agree", "Coming to China", "other or not sure", "other", "Today", "Yes", "No", "No"):
+            await tap(api, ann, label)
+        before = len(ann.sent())
+        ann.send_text(PROVIDERS.links["portal"])                 # a hospital viewer, not a file
+        await api.wait_for(lambda: any("opens a web page, not a file" in (m["text"] or "") for m in ann.sent()[before:]))
+        before = len(ann.sent())
+        ann.send_text("http://169.254.169.254/latest/meta-data/")  # the cloud's metadata address
+        await api.wait_for(lambda: any("private or local network address" in (m["text"] or "")
+                                       for m in ann.sent()[before:]))
+        before = len(ann.sent())
+        ann.send_text(PROVIDERS.links["dropbox"])                # a Dropbox share link, dl=0 as people paste it
+        await api.wait_for(lambda: any("ct-chest.zip (1 file so far)" in (m["text"] or "") for m in ann.sent()[before:]))
+        texts_now = [m["text"] for m in ann.sent()[before:]]
+        assert "Got the link. Downloading the files now" in texts_now[0]
+        assert any(("dropbox.com", "dl=1") == (host.split(".", 1)[1], path.rsplit("&", 1)[1])
+                   for _method, host, path in PROVIDERS.requests if host == "www.dropbox.com" and "&" in path)
+        ann.press(dict(ann.last_buttons())["Done"])
+        await api.wait_for(lambda: "1 study found: 1 usable" in (ann.sent()[-1]["text"] or ""), timeout=30)
+        await tap(api, ann, "Yes, send it")
+        await api.wait_for(lambda: any(m["document"] for m in api.sent(COORDINATOR)))
+        assert "ScanPass case" in api.sent(COORDINATOR)[0]["text"]
+        assert PROVIDERS.loopback.hits == 0
+
+    async def run():
+        async with running_providers() as server:
+            PROVIDERS.links, PROVIDERS.requests, PROVIDERS.loopback = server.links, server.requests, server.loopback
+            fetcher = LinkFetcher(Settings().max_upload_bytes, **server.options)
+            await with_bot(tmp_path, scenario, fetcher=fetcher)
+
+    asyncio.run(run())
