@@ -27,7 +27,6 @@ import asyncio
 import base64
 import contextlib
 import io
-import json
 import socket
 import ssl
 import zipfile
