@@ -13,6 +13,7 @@ import json
 import logging
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
@@ -34,6 +35,7 @@ CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024      # getFile on Telegram's cloud Bot A
 LOCAL_DOWNLOAD_LIMIT = 2000 * 1024 * 1024    # a local Bot API server
 PROGRESS_EVERY = 2.0                          # seconds between edits of the progress message
 ALBUM_QUIET = 1.0                             # seconds after an album's last file before answering
+CHECKS_AT_ONCE = 2                            # checks run side by side; more wait their turn, steps never do
 COMMANDS = ("start", "restart", "language", "delete", "cancel", "help")
 COORDINATOR_COMMANDS = ("cases", "case", "claim", "reply")
 
@@ -44,6 +46,8 @@ class TelegramChannel:
         self.conversation = Conversation(repository, settings, fetcher)
         self.download_limit = LOCAL_DOWNLOAD_LIMIT if settings.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
         self.albums: dict[tuple[int, str], object] = {}  # (chat, media group) -> a mark of its latest file
+        # Checks get threads of their own: a queue of checks never delays a patient's button press.
+        self.checks = ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="scanpass-check")
 
     # ---- one step ------------------------------------------------------------------------
     async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event) -> None:
@@ -82,7 +86,8 @@ class TelegramChannel:
                 progress.update(done=done, total=total)
 
             locale, replies = await self.with_progress(
-                context, chat_id, asyncio.to_thread(self.conversation.check, chat, report_progress),
+                context, chat_id,
+                asyncio.get_running_loop().run_in_executor(self.checks, self.conversation.check, chat, report_progress),
                 lambda: f"{progress['done']}/{progress['total']}" if progress["total"] else "…")
             await self.deliver(context, chat_id, locale, replies)
         elif action.name == "download":
