@@ -50,19 +50,31 @@ class Conversation:
             return case.locale, replies
 
     def receive(self, chat: str, source: BinaryIO, name: str, language: str | None = None) -> tuple[str, Replies]:
-        """A file from the patient: stored and stepped in one transaction. Outside the files step (or before
-        consent) nothing is kept and the patient gets a hint; over MAX_UPLOAD_MB nothing is kept either."""
-        with self.repository.step(chat) as case:
-            _first_language(case, language)
-            if FLOW[case.state].input != "files" or not case.consent:
-                event = FileReceived(Upload("", name, 0, ""))
-            else:
-                try:
-                    event = FileReceived(self.repository.store_upload(case, source, name))
-                except UploadTooLarge:
-                    return case.locale, [Reply("upload_too_large", {"limit": self.settings.max_upload_mb})]
-            _, replies = step(case, event)
-            return case.locale, replies
+        """A file from the patient, stored in the case and stepped. Outside the files step (or before
+        consent) nothing is kept and the patient gets a hint; over MAX_UPLOAD_MB nothing is kept either.
+
+        The file is copied before the step's transaction, not inside it, so a large copy never holds up
+        other patients' steps; if the case moved on meanwhile, the copy is dropped."""
+        case = self.repository.load(chat)
+        if case is None or FLOW[case.state].input != "files" or not case.consent:
+            return self.step(chat, FileReceived(Upload("", name, 0, "")), language)
+        try:
+            upload = self.repository.store_upload(case, source, name)
+        except UploadTooLarge:
+            return case.locale, [Reply("upload_too_large", {"limit": self.settings.max_upload_mb})]
+        try:
+            with self.repository.step(chat) as current:
+                _first_language(current, language)
+                kept = current.id == case.id and FLOW[current.state].input == "files" and current.consent
+                _, replies = step(current, FileReceived(upload if kept else Upload("", name, 0, "")))
+                locale = current.locale
+        except BaseException:
+            kept = False
+            raise
+        finally:
+            if not kept:
+                Path(upload.path).unlink(missing_ok=True)
+        return locale, replies
 
     def check(self, chat: str, progress: Progress | None = None) -> tuple[str, Replies]:
         """Run the checker over the case's uploads and step with its report."""

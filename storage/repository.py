@@ -11,6 +11,7 @@ Until `case.consent` is true only chat, locale, state and status are kept
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import re
@@ -49,6 +50,9 @@ class Repository:
         self._locks: dict[str, list] = {}          # chat → [Lock, number of threads using or waiting]
         self._locks_guard = threading.Lock()
         self._local = threading.local()            # .steps: chat → files stored during that open step
+        # SQLite has one writer at a time; threads of this process queue here instead of in SQLite's
+        # busy handler, which sleeps up to 100 ms between tries (other processes still wait there).
+        self._sqlite_writer = threading.Lock() if url.startswith("sqlite") else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Repository:
@@ -213,7 +217,8 @@ class Repository:
     @contextmanager
     def _transaction(self, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back on an exception."""
-        with self._require_engine().connect() as connection:
+        writer = self._sqlite_writer if write and self._sqlite_writer else contextlib.nullcontext()
+        with writer, self._require_engine().connect() as connection:
             if write:
                 connection.execution_options(**{WRITE: True})
             with connection.begin(), Session(bind=connection, expire_on_commit=False, autoflush=False) as session:

@@ -307,6 +307,7 @@ class BotApiDouble:
         self._updates: list[dict] = []
         self._update_ids = itertools.count(10_000)
         self._waiters: set[asyncio.Future] = set()
+        self._watchers: dict[Any, set[asyncio.Future]] = defaultdict(set)  # wait_for() calls by chat (None: any)
         self._webhook_queue: asyncio.Queue | None = None
         self._webhook_task: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -418,7 +419,9 @@ class BotApiDouble:
                 session.post(url, json=update, headers=headers) as response:
             return response.status, await response.text()
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10, chat: int | None = None) -> Any:
+        """Wait until predicate() is truthy. With `chat`, only what the bot sends to that chat wakes the
+        check early (cheap with many waiting users); anything the bot sends wakes it otherwise."""
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
@@ -426,12 +429,19 @@ class BotApiDouble:
                 value = await value
             if value:
                 return value
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left < 0:
                 raise AssertionError(f"condition not met within {timeout} s; {self._summary()}")
-            await asyncio.sleep(0.02)
+            # Woken as soon as the bot sends or edits something; polled every 50 ms (1 s for a chat) anyway.
+            watcher = asyncio.get_running_loop().create_future()
+            self._watchers[chat].add(watcher)
+            try:
+                await asyncio.wait([watcher], timeout=min(0.05 if chat is None else 1.0, left))
+            finally:
+                self._watchers[chat].discard(watcher)
 
     async def wait_sent(self, chat_id: int | str, count: int = 1, timeout: float = 10) -> list[dict]:
-        await self.wait_for(lambda: len(self.sent(chat_id)) >= count, timeout)
+        await self.wait_for(lambda: len(self.sent(chat_id)) >= count, timeout, chat=self._chat_key(chat_id))
         return self.sent(chat_id)
 
     # ---------------------------------------------------------------- internals
@@ -537,6 +547,9 @@ class BotApiDouble:
             "method": method, "message_id": message["message_id"], "text": message.get("text"),
             "caption": message.get("caption"), "reply_markup": markup, "document": message.get("document"),
             "photo": message.get("photo"), "message": message, "at": time.monotonic()})
+        for watcher in [*self._watchers.get(chat_id, ()), *self._watchers.get(None, ())]:
+            if not watcher.done():
+                watcher.set_result(None)
 
     # ---------------------------------------------------------------- HTTP
     async def _params(self, request: web.Request) -> dict[str, Any]:
