@@ -122,12 +122,14 @@ async def main(patients: int, with_zip: int, rate: int | None, think: float, ram
                    "TELEGRAM_BASE_FILE_URL": api.base_file_url, "DATA_DIR": str(Path(scratch) / "data"),
                    "HTTP_PORT": str(free_port()), "COORDINATOR_CHAT_IDS": "-100777", "DATABASE_URL": "",
                    **({"TELEGRAM_MESSAGES_PER_SECOND": str(rate)} if rate is not None else {})}
+            log = open(Path(scratch) / "serve.log", "w+b")  # a file, not a pipe: a full pipe would stall the bot
             server = subprocess.Popen([str(Path(sys.executable).parent / "scanpass"), "serve"], cwd=scratch, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                      stdout=log, stderr=subprocess.STDOUT)
             try:
                 await api.wait_for(lambda: api.attempts("getUpdates") > 0 or server.poll() is not None, timeout=60)
                 if server.poll() is not None:
-                    print(server.stderr.read().decode(errors="replace"), file=sys.stderr)
+                    log.seek(0)
+                    print(log.read().decode(errors="replace"), file=sys.stderr)
                     return 1
                 steps: list = []
                 to_checklist: list[float] = []
@@ -140,6 +142,11 @@ async def main(patients: int, with_zip: int, rate: int | None, think: float, ram
             finally:
                 server.terminate()
                 server.wait(timeout=30)
+                if os.environ.get("PYTHONASYNCIODEBUG"):
+                    log.seek(0)
+                    slow = [line for line in log.read().decode(errors="replace").splitlines() if "took" in line]
+                    print(f"{len(slow)} slow callbacks in the bot:", *slow[:15], sep="\n  ")
+                log.close()
     buttons = [seconds for kind, seconds in steps if kind == "button"]
     everything = [seconds for _kind, seconds in steps]
     print(f"{patients} patients without files + {with_zip} with a {len(study or b'') / 1e6:.1f} MB zip, "
