@@ -12,25 +12,9 @@ from aiohttp import web
 from bot.serve import make_app
 from bot.web.keys import WEB
 from bot.web.visitors import COOKIE, SECRET_FILE
-from storage import Repository, Settings
 from tests.factory import SeriesSpec, write_study
+from tests.webpatient import client, repository, settings  # noqa: F401 — fixtures
 from tests.webpatient import WebPatient
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path / "data", max_upload_mb=2)
-
-
-@pytest.fixture
-def repository(settings):
-    with Repository.from_settings(settings) as repository:
-        yield repository
-
-
-@pytest.fixture
-async def client(aiohttp_client, settings, repository):
-    return await aiohttp_client(make_app(settings, repository))
 
 
 async def through_answers(patient: WebPatient) -> None:

@@ -10,29 +10,13 @@ from bot.serve import make_app
 from bot.web.keys import WEB
 from bot.web.upload_links import upload_link
 from dialogs.events import Button, Command
-from storage import Repository, Settings
 from storage.models import utcnow
 from storage.upload_tokens import UploadTokens
 from tests.factory import SeriesSpec, write_study
+from tests.webpatient import client, repository, settings  # noqa: F401 — fixtures
 from tests.webpatient import TUS, WebPatient
 
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path / "data", max_upload_mb=2, public_url="http://scans.example.org/")
-
-
-@pytest.fixture
-def repository(settings):
-    with Repository.from_settings(settings) as repository:
-        yield repository
-
-
-@pytest.fixture
-async def client(aiohttp_client, settings, repository):
-    return await aiohttp_client(make_app(settings, repository))
 
 
 async def at_files_step(client) -> WebPatient:

@@ -6,12 +6,33 @@ import base64
 import json
 from pathlib import Path
 
+import pytest
+
+from bot.serve import make_app
+from storage import Repository, Settings
+
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
 def metadata(name: str) -> str:
     encoded = base64.b64encode(name.encode()).decode()
     return f"filename {encoded},relativePath {encoded}"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(data_dir=tmp_path / "data", max_upload_mb=2, public_url="http://scans.example.org/")
+
+
+@pytest.fixture
+def repository(settings):
+    with Repository.from_settings(settings) as repository:
+        yield repository
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings, repository):
+    return await aiohttp_client(make_app(settings, repository))
 
 
 class WebPatient:

@@ -333,28 +333,21 @@
     if (event.target.closest("[data-action=print]")) window.print();
   });
 
-  const sayForm = document.getElementById("say");
-  if (sayForm) {
-    sayForm.addEventListener("submit", (event) => {
+  // The text field and the link field: Enter sends; what was typed comes back if it could not be sent.
+  function sends(formId, fieldId) {
+    const form = document.getElementById(formId);
+    if (!form) return;
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const field = document.getElementById("message");
+      const field = document.getElementById(fieldId);
       const text = field.value.trim();
       if (!text) return;
       field.value = "";
       say({text}, text).catch(() => { field.value = text; });
     });
   }
-  const linkForm = document.getElementById("link");
-  if (linkForm) {
-    linkForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const field = document.getElementById("link-url");
-      const url = field.value.trim();
-      if (!url) return;
-      field.value = "";
-      say({text: url}, url).catch(() => { field.value = url; });
-    });
-  }
+  sends("say", "message");
+  sends("link", "link-url");
   const language = document.getElementById("language");
   if (language) {
     language.addEventListener("change", () => say({language: language.value}));
