@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 
+from bot.web.chat import setup_chat
 from bot.web.keys import REPOSITORY, SETTINGS, TELEGRAM
 from bot.web.pages import STATIC
 from storage import Repository, Settings
@@ -34,9 +35,10 @@ def make_app(settings: Settings, repository: Repository | None = None, applicati
     Handlers find the settings, the repository and the Telegram Application under `bot.web.keys`."""
     app = web.Application()
     app[SETTINGS], app[TELEGRAM] = settings, application
+    app.router.add_get("/healthz", healthz)
     if repository is not None:
         app[REPOSITORY] = repository
-    app.router.add_get("/healthz", healthz)
+        setup_chat(app)
     app.router.add_static("/static/", STATIC)
     if application is not None and settings.telegram_webhook_url:
         app.router.add_post(webhook_path(settings), _webhook_handler(application, settings.telegram_webhook_secret))

@@ -39,10 +39,13 @@ class Settings:
     telegram_messages_per_second: int = 30         # the bot's overall send rate (Telegram's flood limit)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    public_url: str = ""              # the web page's public address, for upload links; empty: http://HTTP_HOST:HTTP_PORT
 
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'scanpass.db'}")
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.http_host}:{self.http_port}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ,

@@ -13,12 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def template_messages() -> set:
+    """Every message of the dialogs' templates and of the web pages (templates and the Python that shows text)."""
     options = {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        ROOT / "dialogs" / "templates", method_map=[("**.j2", "jinja2")], options_map={"**.j2": options}
-    ):
-        found.add(message if isinstance(message, str) else tuple(message))
+    sources = [(ROOT / "dialogs" / "templates", [("**.j2", "jinja2")], {"**.j2": options}),
+               (ROOT / "bot" / "web", [("templates/**.j2", "jinja2"), ("**.py", "python")], {"templates/**.j2": options})]
+    for folder, methods, option_map in sources:
+        for _file, _line, message, _comments, _context in extract_from_dir(folder, method_map=methods,
+                                                                           options_map=option_map):
+            found.add(message if isinstance(message, str) else tuple(message))
     return found
 
 

@@ -10,3 +10,5 @@ from storage import Repository, Settings
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", Repository)
 TELEGRAM = web.AppKey("telegram", Any)   # python-telegram-bot Application, or None when the channel is off
+WEB = web.AppKey("web_chat", Any)      # bot.web.chat.WebChat: visitors, the web channel, uploads
+LOCALE = web.RequestKey("locale", str)  # the language a handler found for this request (error pages use it)

@@ -15,6 +15,7 @@ from aiohttp import web
 from babel import Locale
 
 from dialogs.i18n import shipped, translations
+from dialogs.render import TEMPLATES as DIALOG_TEMPLATES
 from dialogs.render import _filters
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,7 +36,8 @@ def language_name(locale: str) -> str:
 @functools.cache
 def environment(locale: str) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES),      # the pages
+                                    jinja2.FileSystemLoader(DIALOG_TEMPLATES)]),  # labels and reasons, shared
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
