@@ -22,6 +22,8 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Callba
 
 from bot.conversation import Conversation
 from bot.links import LinkFetcher
+from bot.web.upload_links import upload_link
+from dialogs.flow import FLOW
 from dialogs.events import Action, Button, Command, Reply, Text
 from dialogs.handoff import summary
 from dialogs.i18n import choose, shipped
@@ -194,9 +196,8 @@ class TelegramChannel:
         name = getattr(attachment, "file_name", None) or f"photo-{message.message_id}.jpg"
         chat_id = update.effective_chat.id
         language = update.effective_user.language_code if update.effective_user else None
-        too_large = [Reply("file_too_large_telegram", {"limit": self.download_limit // (1024 * 1024)})]
         if (attachment.file_size or 0) > self.download_limit:
-            await self.send(context, chat_id, too_large, await self._locale(chat_id, language))
+            await self.too_large(context, chat_id, language)
             return
         downloads = self.settings.data_dir / "downloads"
         downloads.mkdir(parents=True, exist_ok=True)
@@ -206,7 +207,7 @@ class TelegramChannel:
                 telegram_file = await context.bot.get_file(attachment.file_id)
                 await telegram_file.download_to_drive(target)
             except BadRequest:  # "file is too big" and the like: the patient is told how to send it instead
-                await self.send(context, chat_id, too_large, await self._locale(chat_id, language))
+                await self.too_large(context, chat_id, language)
                 return
 
             def receive():
@@ -216,9 +217,16 @@ class TelegramChannel:
             locale, replies = await asyncio.to_thread(receive)
         await self.deliver(context, chat_id, locale, replies, album=message.media_group_id)
 
-    async def _locale(self, chat_id: int, language: str | None) -> str:
-        case = await asyncio.to_thread(self.repository.load, f"telegram:{chat_id}")
-        return case.locale if case else choose(language)
+    async def too_large(self, context, chat_id: int, language: str | None) -> None:
+        """A file over the Bot API's download limit: the other ways to send it, with a one-time web upload
+        link when the patient is at the files step (the page joins the files to this case)."""
+        chat = f"telegram:{chat_id}"
+        case = await asyncio.to_thread(self.repository.load, chat)
+        params = {"limit": self.download_limit // (1024 * 1024)}
+        if case is not None and case.consent and FLOW[case.state].input == "files":
+            params["upload_url"] = await asyncio.to_thread(upload_link, self.repository, self.settings, chat)
+        await self.send(context, chat_id, [Reply("file_too_large_telegram", params)],
+                        case.locale if case else choose(language))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

@@ -12,6 +12,8 @@ import zipfile
 
 from types import SimpleNamespace
 
+import aiohttp
+
 from bot.links import LinkFetcher
 from bot.serve import serve
 from storage import Settings
@@ -149,7 +151,12 @@ def test_a_broken_file_a_large_file_and_a_stale_button(tmp_path):
         before = len(ann.sent())
         ann.send_document(None, "huge.zip", size=25 * 1024 * 1024)
         await api.wait_for(lambda: len(ann.sent()) > before)
-        assert "larger than 20 MB" in ann.sent()[-1]["text"] and "send the link here" in ann.sent()[-1]["text"]
+        answer = ann.sent()[-1]["text"]
+        assert "larger than 20 MB" in answer and "send the link here" in answer
+        page = re.search(r"(http://127\.0\.0\.1:\d+/u/\S+)", answer).group(1)   # the one-time web upload page
+        async with aiohttp.ClientSession() as web_browser:
+            async with web_browser.get(page) as response:
+                assert response.status == 200 and "text/html" in response.headers["Content-Type"]
         ann.send_document(b"\x00" * 128 + b"DICM" + b"\x02\x00", "broken.dcm")
         await api.wait_for(lambda: "broken.dcm" in (ann.sent()[-1]["text"] or ""))
         ann.press(dict(ann.last_buttons())["Done"])
