@@ -74,6 +74,13 @@ async def say(api, user, text: str) -> None:
     await api.wait_for(lambda: len(user.sent()) > before)
 
 
+async def to_the_files_step(api, user) -> None:
+    """/start, then the inbound flow in English with the plainest answers, up to "Send your scans"."""
+    await say(api, user, "/start")
+    for label in ("English", "I agree", "Coming to China", "other or not sure", "other", "Today", "Yes", "No", "No"):
+        await tap(api, user, label)
+
+
 def texts(user) -> str:
     return "\n".join(message["text"] or "" for message in user.sent())
 
@@ -227,9 +234,7 @@ def test_an_album_of_documents_is_one_batch_with_one_answer(tmp_path):
 
     async def scenario(api):
         ann = api.user(1001, language_code="en")
-        await say(api, ann, "/start")
-        for label in ("English", "I agree", "Coming to China", "other or not sure", "other", "Today", "Yes", "No", "No"):
-            await tap(api, ann, label)
+        await to_the_files_step(api, ann)
         before = len(ann.sent())
         for path in sorted(study.iterdir()):
             ann.send_document(path.read_bytes(), path.name, media_group_id="album-1")
@@ -248,9 +253,7 @@ def test_inbound_in_english_with_cloud_links_to_the_checklist_and_the_coordinato
 
     async def scenario(api):
         ann = api.user(701, language_code="en")
-        await say(api, ann, "/start")
-        for label in ("English", "I agree", "Coming to China", "other or not sure", "other", "Today", "Yes", "No", "No"):
-            await tap(api, ann, label)
+        await to_the_files_step(api, ann)
         before = len(ann.sent())
         ann.send_text(PROVIDERS.links["portal"])                 # a hospital viewer, not a file
         await api.wait_for(lambda: any("opens a web page, not a file" in (m["text"] or "") for m in ann.sent()[before:]))
