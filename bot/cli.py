@@ -7,6 +7,8 @@
     scanpass chat [--lang L]    the conversation in this terminal
     scanpass purge              delete cases and files older than RETENTION_DAYS
     scanpass serve              the server (health, daily purge, Telegram when TELEGRAM_BOT_TOKEN is set)
+    scanpass coordinator add USERNAME [--locale L] [--password-stdin]
+    scanpass coordinator list | remove USERNAME     dashboard accounts (/coordinator)
 
 Exit 0 when the check ran, whatever the verdict; 2 with one line on stderr for
 a usage error (unknown condition, bad date, missing path).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -63,6 +66,16 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("purge", help="delete cases and files older than RETENTION_DAYS")
     commands.add_parser("serve", help="run the server: health check, daily purge, Telegram when TELEGRAM_BOT_TOKEN is set")
+
+    coordinator = commands.add_parser("coordinator", help="dashboard accounts: add, list, remove")
+    accounts = coordinator.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    add = accounts.add_parser("add", help="create an account; asks for its password twice")
+    add.add_argument("username")
+    add.add_argument("--locale", default=None, help="dashboard language, e.g. zh_Hans (default COORDINATOR_LOCALE)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    accounts.add_parser("list", help="list accounts")
+    remove = accounts.add_parser("remove", help="delete an account and sign it out everywhere")
+    remove.add_argument("username")
 
     demo = commands.add_parser("demo", help="write the sample upload and print its checklist")
     demo.add_argument("--folder", type=Path, default=Path("data/sample"))
@@ -125,11 +138,60 @@ def _with_storage(args: argparse.Namespace) -> int:
         return 0
 
 
+USERNAME = re.compile(r"[^\s/]{1,200}")
+
+
+def _coordinator(args: argparse.Namespace) -> int:
+    """`scanpass coordinator add|list|remove`: passwords are asked without echo and kept only as argon2id hashes."""
+    import getpass
+
+    from bot.web.auth import PasswordRefused, hash_password
+    from dialogs.i18n import shipped
+    from storage.config import Settings
+    from storage.coordinators import CoordinatorExists, Coordinators
+    from storage.repository import Repository
+
+    settings = Settings.from_env()
+    store = Coordinators(Repository.from_settings(settings).open())
+    if args.action == "list":
+        for account in store.all():
+            print(f"{account.username}\t{account.locale}")
+        return 0
+    if args.action == "remove":
+        if not store.remove(args.username):
+            raise UsageError(f"no coordinator {args.username!r}")
+        print(f"removed coordinator {args.username!r}")
+        return 0
+    if not USERNAME.fullmatch(args.username):
+        raise UsageError("a username is 1 to 200 characters, without spaces or slashes")
+    locale = args.locale or settings.coordinator_locale
+    if locale not in shipped():
+        raise UsageError(f"--locale: no catalog for {locale!r} (shipped: {', '.join(shipped())})")
+    if store.find(args.username):
+        raise UsageError(f"coordinator {args.username!r} already exists")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"Password for {args.username}: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            raise UsageError("the passwords do not match; nothing was saved")
+    try:
+        store.add(args.username, hash_password(password), locale)
+    except PasswordRefused as refused:
+        raise UsageError(str(refused)) from None
+    except CoordinatorExists as exists:
+        raise UsageError(str(exists)) from None
+    print(f"added coordinator {args.username!r} ({locale}); sign in at /coordinator/login")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "check":
             return run_check(args.paths, _answers(args), args.lang, args.format)
+        if args.command == "coordinator":
+            return _coordinator(args)
         if args.command in ("chat", "purge"):
             return _with_storage(args)
         if args.command == "serve":
