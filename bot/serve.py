@@ -17,6 +17,7 @@ from aiohttp import web
 from telegram import Update
 
 from bot.web.chat import setup_chat
+from bot.web.dashboard import setup_dashboard
 from bot.web.keys import REPOSITORY, SETTINGS, TELEGRAM
 from bot.web.pages import STATIC
 from storage import Repository, Settings
@@ -39,6 +40,7 @@ def make_app(settings: Settings, repository: Repository | None = None, applicati
     if repository is not None:
         app[REPOSITORY] = repository
         setup_chat(app)
+        setup_dashboard(app)
     app.router.add_static("/static/", STATIC)
     if application is not None and settings.telegram_webhook_url:
         app.router.add_post(webhook_path(settings), _webhook_handler(application, settings.telegram_webhook_secret))

@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 from babel import Locale
+from markupsafe import Markup, escape
 
 from dialogs.i18n import shipped, translations
 from dialogs.render import TEMPLATES as DIALOG_TEMPLATES
@@ -46,9 +47,15 @@ def environment(locale: str) -> jinja2.Environment:
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(_filters(locale))
+    env.filters["list_of"] = _escaped_list_of(env.filters["list_of"])
     env.globals.update(locale=locale, direction=direction(locale), html_lang=locale.replace("_", "-"),
                        languages=[(name, language_name(name)) for name in shipped()])
     return env
+
+
+def _escaped_list_of(list_of):
+    """The chat's `list_of` for autoescaped pages: items escaped once (already-safe ones kept), the list safe."""
+    return lambda items: Markup(list_of([escape(item) for item in items]))
 
 
 def render_page(template: str, locale: str, **params: Any) -> str:

@@ -1,0 +1,62 @@
+"""The project's aiohttp app for dashboard tests: a repository, a clock the test moves, accounts, signing in."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+
+from bot.serve import make_app
+from bot.web import auth
+from storage import Repository, Settings
+from storage.coordinators import Coordinators
+
+PASSWORD = "correct horse battery"
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0", "Accept-Language": "en-GB,en;q=0.9"}
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)   # argon2id still, cheap for tests
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+def dashboard_app(database_url: str, data_dir, telegram=None, **settings):
+    settings = Settings(data_dir=data_dir, database_url=database_url, **settings)
+    repository = Repository.from_settings(settings).open()
+    app = make_app(settings, repository, telegram)
+    clock = app[auth.CLOCK] = Clock()
+    app.on_cleanup.append(lambda _app: _close(repository))
+    return app, repository, clock
+
+
+async def _close(repository: Repository) -> None:
+    repository.close()
+
+
+def add_account(repository: Repository, username: str = "li.wei", locale: str = "en") -> None:
+    Coordinators(repository).add(username, auth.hash_password(PASSWORD), locale)
+
+
+def form_token(html: str, name: str = "csrf") -> str:
+    return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+
+
+async def sign_in(client, username: str = "li.wei", password: str = PASSWORD, headers=None, next_page: str = ""):
+    """Open the sign-in page (it sets the form's token cookie), send the form; the response, not followed."""
+    headers = headers or BROWSER
+    page = await client.get("/coordinator/login", headers=headers)
+    token = form_token(await page.text())
+    return await client.post("/coordinator/login", headers=headers, allow_redirects=False,
+                             data={"csrf": token, "username": username, "password": password, "next": next_page})
+
+
+async def csrf_of(client, path: str = "/coordinator", headers=None) -> str:
+    page = await client.get(path, headers=headers or BROWSER)
+    return form_token(await page.text())
