@@ -1,10 +1,12 @@
-"""The project's aiohttp app for dashboard tests: a repository, a clock the test moves, accounts, signing in."""
+"""The project's aiohttp app for dashboard tests: a repository, a clock the test moves, a stand-in for the
+Telegram channel, accounts, signing in."""
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
+from telegram.error import NetworkError
 
 from bot.serve import make_app
 from bot.web import auth
@@ -14,6 +16,24 @@ from storage.coordinators import Coordinators
 PASSWORD = "correct horse battery"
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0", "Accept-Language": "en-GB,en;q=0.9"}
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)   # argon2id still, cheap for tests
+
+
+class FakeBot:
+    def __init__(self, failing: bool = False):
+        self.sent: list[tuple[int, str]] = []
+        self.failing = failing
+
+    async def send_message(self, chat_id, text, **_options):
+        if self.failing:
+            raise NetworkError("connection reset")
+        self.sent.append((chat_id, text))
+
+
+class FakeTelegram:
+    """What the dashboard uses of python-telegram-bot's Application: `running` and `bot.send_message`."""
+
+    def __init__(self, running: bool = True, failing: bool = False):
+        self.running, self.bot = running, FakeBot(failing)
 
 
 class Clock:

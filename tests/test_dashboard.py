@@ -11,35 +11,16 @@ import re
 import zipfile
 
 import pytest
-from telegram.error import NetworkError
 
 from bot.web import auth
 from storage.coordinators import Coordinators
-from tests.dashboard_app import BROWSER, FAST, PASSWORD, add_account, csrf_of, dashboard_app, sign_in
+from tests.dashboard_app import BROWSER, FAST, PASSWORD, FakeTelegram, add_account, csrf_of, dashboard_app, sign_in
 from tests.handoffs import hand_off, study_files
 
 
 @pytest.fixture(autouse=True)
 def fast_hashes(monkeypatch):
     monkeypatch.setattr(auth, "PASSWORDS", FAST)
-
-
-class FakeBot:
-    def __init__(self, failing: bool = False):
-        self.sent: list[tuple[int, str]] = []
-        self.failing = failing
-
-    async def send_message(self, chat_id, text, **_options):
-        if self.failing:
-            raise NetworkError("connection reset")
-        self.sent.append((chat_id, text))
-
-
-class FakeTelegram:
-    """What the dashboard uses of python-telegram-bot's Application: `running` and `bot.send_message`."""
-
-    def __init__(self, running: bool = True, failing: bool = False):
-        self.running, self.bot = running, FakeBot(failing)
 
 
 @pytest.fixture

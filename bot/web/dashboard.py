@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from yarl import URL
 from babel.dates import format_datetime, format_time
 from babel.units import format_unit
+from yarl import URL
 
 from bot.web import auth
 from bot.web.casework import LONGEST_REPLY, TABS, CaseGone, ClaimedByAnother, answer, claim, handed_off, \
@@ -31,11 +31,11 @@ from storage.coordinators import CoordinatorSession
 LANGUAGE_COOKIE = "scanpass_coordinator_lang"
 LANGUAGE_KEPT = 365 * 24 * 60 * 60   # seconds the language choice is remembered
 HOME = "/coordinator"
+LOGIN = "/coordinator/login"
 PROTECTIVE_HEADERS = {   # no caching of patient data, no framing, nothing loaded or posted elsewhere
     "Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
-LOGIN = "/coordinator/login"
 
 
 def setup_dashboard(app: web.Application) -> None:
