@@ -67,8 +67,8 @@ def server(tmp_path):
     running.stop()
 
 
-@pytest.fixture(scope="session")
-def chromium():
+@pytest.fixture   # per test: Playwright's sync API keeps an event loop running in this thread while it is open,
+def chromium():   # and a pytest-asyncio test after it in the same worker would refuse to start its own
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
         pytest.skip("Debian's chromium is not installed (./test installs it: apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
