@@ -21,7 +21,7 @@ from yarl import URL
 from bot.web import auth
 from bot.web.casework import LONGEST_REPLY, TABS, CaseGone, ClaimedByAnother, answer, claim, handed_off, \
     handed_off_case, search
-from bot.web.keys import REPOSITORY, SETTINGS, TELEGRAM
+from bot.web.keys import LOCALE, REPOSITORY, SETTINGS, TELEGRAM
 from bot.web.originals import send_zip
 from bot.web.pages import language_name, page
 from dialogs.handoff import summary
@@ -119,6 +119,7 @@ def coordinators_page(handler):
         session = await auth.current_session(request)
         if session is None:
             return _redirect(str(URL(LOGIN).with_query(next=str(request.rel_url))))
+        request[LOCALE] = viewer_locale(request, session)   # an error page, if any, in the dashboard's language
         return await handler(request, session)
     return guarded
 
@@ -130,6 +131,7 @@ def coordinators_form(handler):
         session = await auth.current_session(request)
         if session is None:
             return refused(request, None, "signed_out")
+        request[LOCALE] = viewer_locale(request, session)
         form = await request.post()
         if not auth.same(session.csrf, form.get(auth.CSRF_FIELD)):
             return refused(request, session, "forged")
