@@ -30,10 +30,11 @@ class FakeBot:
 
 
 class FakeTelegram:
-    """What the dashboard uses of python-telegram-bot's Application: `running` and `bot.send_message`."""
+    """What the web app uses of python-telegram-bot's Application: `running`, `bot.send_message` (the dashboard's
+    replies) and `bot_data` (where the web chat looks for the Telegram channel; here there is none)."""
 
     def __init__(self, running: bool = True, failing: bool = False):
-        self.running, self.bot = running, FakeBot(failing)
+        self.running, self.bot, self.bot_data = running, FakeBot(failing), {}
 
 
 class Clock:

@@ -16,6 +16,7 @@ from bot.web import auth
 from storage.coordinators import Coordinators
 from tests.dashboard_app import BROWSER, FAST, PASSWORD, FakeTelegram, add_account, csrf_of, dashboard_app, sign_in
 from tests.handoffs import hand_off, study_files
+from tests.webpatient import WebPatient
 
 
 @pytest.fixture(autouse=True)
@@ -219,3 +220,27 @@ async def test_the_dashboard_speaks_coordinator_locale_and_the_switch_is_remembe
     arabic = await text_of(client, "/coordinator?lang=ar")
     assert 'dir="rtl"' in arabic
     assert login.status == 200
+
+
+async def test_a_web_chat_patient_hands_off_and_reads_the_coordinators_reply(dashboard, aiohttp_client, tmp_path):
+    patient = WebPatient(await aiohttp_client(dashboard.server), language="fr")
+    await patient.start()
+    for label in ("Français", "J'accepte"):
+        await patient.tap(label)
+    for step in range(7):   # direction, condition, area, visit, confirmation, symptoms, infection: first choices
+        await patient.post({"button": patient.buttons[0][1] if step not in (5, 6) else patient.buttons[1][1]})
+    for path in study_files(tmp_path / "study"):
+        await patient.upload(path, f"étude/{path.name}")
+    await patient.post({"button": "files:done"})
+    await patient.wait()
+    await patient.post({"button": "checklist:yes"})
+    case = next(case for case in dashboard.repository.cases() if case.chat.startswith("web:"))
+    assert case.handoff and listed(await text_of(dashboard, "/coordinator")) == [str(case.id)]
+
+    await post(dashboard, f"/coordinator/case/{case.id}/reply", text="Nous avons vos fichiers ; appelez-nous à 10 h.")
+    news = await (await patient.client.get("/api/updates", params={"replies": "0"})).json()
+    assert [reply["text"] for reply in news["replies"]] == [
+        "Message de votre coordinateur\u00a0:\n\nNous avons vos fichiers ; appelez-nous à 10 h."]
+    archive = await dashboard.get(f"/coordinator/case/{case.id}/originals.zip", headers=BROWSER)
+    with zipfile.ZipFile(io.BytesIO(await archive.read())) as originals:
+        assert originals.namelist() == ["étude/IM00001", "étude/IM00002", "étude/IM00003"]
