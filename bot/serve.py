@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from telegram import Update
 
 from bot.web.chat import setup_chat
@@ -24,6 +25,16 @@ from storage import Repository, Settings
 
 log = logging.getLogger("scanpass.serve")
 PURGE_EVERY = 24 * 60 * 60  # seconds: RETENTION_DAYS is enforced once a day
+
+
+class PrivateAccessLog(AbstractAccessLogger):
+    """One line per request without anything that could point at a patient: the route's pattern
+    (`/u/{token}`), never the path as sent, its query (search words) or the client's address."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        resource = request.match_info.route.resource if isinstance(request, web.Request) else None
+        where = resource.canonical if resource is not None else "(no route)"
+        self.logger.info("%s %s %s %.0f ms", request.method, where, response.status, time * 1000)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -87,7 +98,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, fetcher=N
         from bot.telegram import build_application
 
         application = build_application(settings, repository, fetcher)
-    runner = web.AppRunner(make_app(settings, repository, application))
+    runner = web.AppRunner(make_app(settings, repository, application), access_log_class=PrivateAccessLog)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 import urllib.request
 
@@ -63,3 +64,32 @@ def test_purge_runs_daily_and_survives_a_failure():
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(purge_daily(repository, 30, sleep=fake_sleep))
     assert repository.calls == 3 and sleeps == [86400, 86400, 86400]
+
+
+def test_the_access_log_names_routes_not_paths_or_queries(tmp_path, caplog):
+    settings = Settings(data_dir=tmp_path / "data", http_port=free_port())
+
+    async def scenario():
+        stop = asyncio.Event()
+        server = asyncio.create_task(serve(settings, stop))
+        base = f"http://127.0.0.1:{settings.http_port}"
+        for _ in range(100):
+            try:
+                await asyncio.to_thread(lambda: urllib.request.urlopen(f"{base}/healthz", timeout=2).read())
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        for path in ("/u/SECRET-TOKEN-123", "/coordinator?q=lung+cancer"):
+            try:
+                await asyncio.to_thread(lambda: urllib.request.urlopen(base + path, timeout=2).read())
+            except OSError:
+                pass
+        stop.set()
+        await server
+
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        asyncio.run(scenario())
+    lines = [record.getMessage() for record in caplog.records if record.name == "aiohttp.access"]
+    assert any(line.startswith("GET /u/{token} ") for line in lines), lines
+    assert any(line.startswith("GET /coordinator ") for line in lines), lines
+    assert not any("SECRET-TOKEN" in line or "lung" in line or "127.0.0.1" in line for line in lines)
