@@ -88,12 +88,12 @@ class Patient:
             raise RuntimeError(f"patient {self.user.id}: no button {label!r} in {list(buttons)}")
         await self.answer_after(lambda: self.user.press(buttons[label]), "button")
         await self.api.wait_for(lambda: self.user.last_buttons() and self.user.sent()[-1]["reply_markup"],
-                                chat=self.user.id)
+                                timeout=120, chat=self.user.id)
 
     async def run(self, study: bytes | None, start_after: float) -> None:
         await asyncio.sleep(start_after)
         await self.answer_after(lambda: self.user.send_text("/start"), "message")
-        await self.api.wait_for(lambda: self.user.last_buttons(), chat=self.user.id)
+        await self.api.wait_for(lambda: self.user.last_buttons(), timeout=120, chat=self.user.id)
         for label in FLOW:
             await self.tap(label)
         if study is None:
