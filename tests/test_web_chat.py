@@ -3,16 +3,21 @@ checklist over the JSON API, the PDF, coordinators' replies, error pages in the 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import stat
+import zipfile
 
 import pytest
 from aiohttp import web
 
+from bot.links import LinkFetcher
 from bot.serve import make_app
 from bot.web.keys import WEB
 from bot.web.visitors import COOKIE, SECRET_FILE
+from tests import providers
 from tests.factory import SeriesSpec, write_study
+from tests.providers import running_providers
 from tests.webpatient import client, repository, settings  # noqa: F401 — fixtures
 from tests.webpatient import WebPatient
 
@@ -178,3 +183,30 @@ async def test_the_chat_page_is_in_the_browsers_language_with_rtl_for_arabic(cli
 
 async def test_the_app_carries_one_web_chat(client):
     assert client.server.app[WEB].channel.jobs == {}
+
+
+async def test_a_cloud_link_in_the_web_chat_is_downloaded_into_the_case(aiohttp_client, settings, repository, tmp_path,
+                                                                       monkeypatch):
+    study = tmp_path / "study"
+    write_study(study, [SeriesSpec("CT", 2, {"SliceThickness": "1.0"})], study_date=dt.date.today() - dt.timedelta(days=3))
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        for path in sorted(study.iterdir()):
+            archive.write(path, f"CT/{path.name}")
+    monkeypatch.setitem(providers.FILES, "wetransfer_ct_2024-05-01_1200.zip", packed.getvalue())
+    async with running_providers() as server:
+        app = make_app(settings, repository)
+        app[WEB].channel.conversation.fetcher = LinkFetcher(settings.max_upload_bytes, **server.options)
+        patient = WebPatient(await aiohttp_client(app))
+        await through_answers(patient)
+        await patient.say(server.links["portal"])                 # a hospital viewer, not a file
+        await patient.wait()
+        assert "opens a web page, not a file" in patient.texts[-2]
+        answer = await patient.say(server.links["wetransfer"])    # a transfer link as pasted
+        assert answer["busy"]["kind"] == "download" and "Downloading the files now" in patient.texts[-1]
+        await patient.wait()
+        assert "Received wetransfer_ct_2024-05-01_1200.zip (1 file so far)" in patient.texts[-1]
+        await patient.tap("Done")
+        await patient.wait()
+        assert "1 study found: 1 usable" in patient.html[-1]
+        assert server.loopback.hits == 0
