@@ -3,12 +3,15 @@ a patient in English and in Arabic uploads a folder and gets the checklist; an u
 a Telegram patient's one-time upload link. Screenshots go to screenshots/ (named in the README)."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from bot.conversation import Conversation
+from bot.web import casework
 from bot.web.upload_links import upload_link
 from dialogs.events import Button, Command
 from storage import Repository
@@ -71,6 +74,12 @@ def test_english_patient_uploads_a_folder_and_gets_the_checklist(browser_page, s
     screenshot(page, "checklist-en")
     tap(page, "checklist:yes")
     page.get_by_text("Sent: a coordinator will contact you here.").wait_for()
+    with Repository.from_settings(server.settings) as repository:   # the coordinator answers from the dashboard
+        case_id = next(case.id for case in repository.cases() if case.chat.startswith("web:"))
+        reply = casework.answer(repository, None, case_id, "li.wei", "Your MRI is booked for Monday.")
+        with ThreadPoolExecutor(1) as elsewhere:   # Playwright's sync API holds this thread's event loop
+            elsewhere.submit(asyncio.run, reply).result()
+    page.get_by_text("Your MRI is booked for Monday.").wait_for(timeout=15000)   # no reload: the page keeps asking
 
 
 def test_arabic_patient_gets_a_right_to_left_checklist(browser_page, server, tmp_path):

@@ -109,6 +109,7 @@
       if (first && (document.activeElement === document.body || document.activeElement.disabled)) first.focus();
     }
     if (answer.busy) watch(answer.busy);
+    else schedule(handedOff ? 5000 : 1500);   // learn whether the case is now with a coordinator, whose replies then arrive
   }
 
   // ---- progress of the check or a download, coordinators' replies ----------------------------------
