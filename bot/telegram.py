@@ -138,7 +138,7 @@ class TelegramChannel:
             await context.bot.send_document(coordinator, InputFile(document, filename=f"scanpass-case-{case_id}.json"))
 
     # ---- coordinators --------------------------------------------------------------------
-    async def coordinate(self, context, chat_id: int, name: str, args: str) -> None:
+    async def coordinate(self, context, chat_id: int, name: str, args: str, who: str) -> None:
         """/cases, /case ID, /claim ID, /reply ID text — only in COORDINATOR_CHAT_IDS."""
         coordinator = environment(choose(self.settings.coordinator_locale)).get_template("coordinator.j2").module
         number, _, text = args.partition(" ")
@@ -154,7 +154,7 @@ class TelegramChannel:
         if name == "case":
             await context.bot.send_message(chat_id, summary(case, self.settings.coordinator_locale))
         elif name == "claim":
-            await asyncio.to_thread(self._mark, case.chat, "claimed", {"claimed_by": chat_id})
+            await asyncio.to_thread(self._mark, case.chat, "claimed", {"claimed_by": who})
             await context.bot.send_message(chat_id, str(coordinator.claimed(case.id)).strip())
         elif name == "reply" and text.strip():
             patient = case.chat.partition(":")[2]
@@ -162,7 +162,7 @@ class TelegramChannel:
             await context.bot.send_message(int(patient), rendered.text)
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             await asyncio.to_thread(self._mark, case.chat, "answered", {"replied_at": now},
-                                    {"text": text.strip(), "at": now, "by": f"telegram:{chat_id}"})
+                                    {"text": text.strip(), "at": now, "by": who})
             await context.bot.send_message(chat_id, str(coordinator.replied(case.id)).strip())
         else:
             await context.bot.send_message(chat_id, str(coordinator.usage()).strip())
@@ -182,7 +182,9 @@ class TelegramChannel:
             name, _, args = message.text[1:].partition(" ")
             name = name.split("@")[0].lower()
             if name in COORDINATOR_COMMANDS and update.effective_chat.id in self.settings.coordinator_chat_ids:
-                await self.coordinate(context, update.effective_chat.id, name, args.strip())
+                user = update.effective_user   # the coordinator, named as the dashboard shows them
+                who = (f"@{user.username}" if user.username else user.full_name) if user else str(update.effective_chat.id)
+                await self.coordinate(context, update.effective_chat.id, name, args.strip(), who)
             else:  # elsewhere these are unknown commands, answered by the conversation
                 await self.handle(update, context, Command(name, args))
         elif message.text:

@@ -16,7 +16,7 @@ import aiohttp
 
 from bot.links import LinkFetcher
 from bot.serve import serve
-from storage import Settings
+from storage import Repository, Settings
 from tests import providers
 from tests.botapi import running_double
 from tests.providers import running_providers
@@ -140,6 +140,9 @@ def test_inbound_in_russian_with_a_zip_to_the_checklist_and_the_coordinator(tmp_
 
     asyncio.run(with_bot(tmp_path, scenario))
     assert "501" not in capsys.readouterr().out  # no patient identifiers printed
+    with Repository(Settings(data_dir=tmp_path / "data").database_url, tmp_path / "data") as repository:
+        handoff = repository.load("telegram:501").handoff   # what the dashboard shows of the Telegram claim and reply
+    assert handoff["claimed_by"] == "Coordinator" and handoff["replies"][0]["by"] == "Coordinator"
 
 
 def test_a_broken_file_a_large_file_and_a_stale_button(tmp_path):
