@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Callba
 
 from bot.conversation import Conversation
 from bot.links import LinkFetcher
+from bot.web import casework
 from bot.web.upload_links import upload_link
 from dialogs.flow import FLOW
 from dialogs.events import Action, Button, Command, Reply, Text
@@ -156,24 +156,18 @@ class TelegramChannel:
         elif name == "claim":
             await asyncio.to_thread(self._mark, case.chat, "claimed", {"claimed_by": who})
             await context.bot.send_message(chat_id, str(coordinator.claimed(case.id)).strip())
-        elif name == "reply" and text.strip():
-            patient = case.chat.partition(":")[2]
-            rendered = render(Reply("coordinator_reply", {"text": text.strip()}), case.locale)
-            await context.bot.send_message(int(patient), rendered.text)
-            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            await asyncio.to_thread(self._mark, case.chat, "answered", {"replied_at": now},
-                                    {"text": text.strip(), "at": now, "by": who})
-            await context.bot.send_message(chat_id, str(coordinator.replied(case.id)).strip())
+        elif name == "reply" and text.strip():   # the same path as the dashboard's reply
+            delivery = await casework.answer(self.repository, context.application, case.id, who, text.strip())
+            if delivery.delivered:
+                await context.bot.send_message(chat_id, str(coordinator.replied(case.id)).strip())
         else:
             await context.bot.send_message(chat_id, str(coordinator.usage()).strip())
 
-    def _mark(self, chat: str, status: str, details: dict, reply: dict | None = None) -> None:
-        """A coordinator's claim or reply, kept with the handoff (replies in `handoff["replies"]`)."""
+    def _mark(self, chat: str, status: str, details: dict) -> None:
+        """A coordinator's claim, kept with the handoff."""
         with self.repository.step(chat) as case:
             case.status = status
             case.handoff = {**(case.handoff or {}), **details}
-            if reply:
-                case.handoff["replies"] = [*case.handoff.get("replies", []), reply]
 
     # ---- updates -------------------------------------------------------------------------
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
