@@ -68,3 +68,36 @@ def test_russian_inbound_switching_to_arabic_midway_keeps_the_answers(tmp_path, 
 def test_outbound_in_english_lists_what_to_ask_for(tmp_path):
     out = chat(tmp_path, ["1", "1", "2", "2"])     # English, I agree, going home, oncologist
     assert "pathology report (病理报告)" in out and "Takes 7-14 days" in out
+
+
+def test_a_pdf_only_scan_of_unknown_date_reaches_the_checklist(tmp_path):
+    report = tmp_path / "ct-report.pdf"
+    report.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    # English, agree, to China, oncology, brain tumour, today, yes, no symptoms, no infection, the PDF, Done,
+    # it is a CT, "I don't know" its date, no more such scans
+    out = chat(tmp_path, ["1", "1", "1", "1", "1", "1", "1", "2", "2", str(report), "1", "1", "1", "6"])
+    assert "- the scan has no date, so its age cannot be checked" in out
+    assert "Send this to a coordinator?" in out
+    again = chat(tmp_path, ["/start"])          # coming back shows the same checklist, no crash
+    assert "the scan has no date, so its age cannot be checked" in again
+
+
+def test_a_case_stuck_on_an_undated_checklist_continues(tmp_path):
+    """A case saved at the checklist with an undated scan (which crashed every start before the fix)."""
+    from storage import Repository, Settings
+
+    from rules import Answers, check
+
+    study = tmp_path / "undated"
+    write_study(study, [SeriesSpec("CT", 1, {"SliceThickness": "1.0"})], study_date=None)
+    answers = {"visit": dt.date.today().isoformat(), "condition": "other", "area": "other", "symptoms": "no",
+               "infection": "no"}
+    stuck = check([study], Answers.from_dict(answers)).to_json()
+    assert stuck["studies"][0]["reasons"][0] == {"code": "date_unknown", "verdict": "review"}
+    with Repository.from_settings(Settings(data_dir=tmp_path / "data")) as repository:
+        with repository.step("terminal:local") as case:
+            case.consent, case.state, case.report = True, "checklist", stuck
+            case.answers = dict(answers, direction="inbound")
+    out = chat(tmp_path, ["1"])                 # back again, then "Yes, send it"
+    assert "Welcome back" in out and "the scan has no date, so its age cannot be checked" in out
+    assert "Sent" in out

@@ -210,3 +210,23 @@ async def test_a_cloud_link_in_the_web_chat_is_downloaded_into_the_case(aiohttp_
         await patient.wait()
         assert "1 study found: 1 usable" in patient.html[-1]
         assert server.loopback.hits == 0
+
+
+async def test_a_pdf_only_scan_of_unknown_date_reaches_the_checklist(client, tmp_path):
+    patient = WebPatient(client)
+    await through_answers(patient)
+    report = tmp_path / "ct-report.pdf"
+    report.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    await patient.upload(report)
+    await patient.tap("Done")
+    await patient.wait()
+    await patient.tap("CT")
+    await patient.tap("I don't know")
+    await patient.tap("No more such scans")
+    await patient.wait()
+    assert "the scan has no date, so its age cannot be checked" in patient.html[-1]
+    assert "Send this to a coordinator?" in patient.texts[-1]
+    pdf = await client.get("/checklist.pdf")
+    assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF")
+    await patient.tap("Yes, send it")                # the next step answers too
+    assert "Sent: a coordinator will contact you here." in patient.texts[-1]
