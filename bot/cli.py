@@ -6,7 +6,8 @@
     scanpass demo [--lang L]    write the sample and print its checklist
     scanpass chat [--lang L]    the conversation in this terminal
     scanpass purge              delete cases and files older than RETENTION_DAYS
-    scanpass serve              the server (health, daily purge, Telegram when TELEGRAM_BOT_TOKEN is set)
+    scanpass serve              the server (web chat, dashboard, health, Telegram when TELEGRAM_BOT_TOKEN is set)
+    scanpass worker [--concurrency N]   runs the jobs (checks, downloads, deliveries, purge) on PostgreSQL
     scanpass coordinator add USERNAME [--locale L] [--password-stdin]
     scanpass coordinator list | remove USERNAME     dashboard accounts (/coordinator)
 
@@ -65,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--lang", default=None, help="language to start in, e.g. ru, ar, zh_Hans (default: from $LANG)")
 
     commands.add_parser("purge", help="delete cases and files older than RETENTION_DAYS")
-    commands.add_parser("serve", help="run the server: health check, daily purge, Telegram when TELEGRAM_BOT_TOKEN is set")
+    commands.add_parser("serve", help="run the server: web chat, dashboard, health, Telegram when TELEGRAM_BOT_TOKEN is set")
+    worker = commands.add_parser("worker", help="run the jobs: checks, link downloads, deliveries, the daily purge")
+    worker.add_argument("--concurrency", type=int, default=2, help="jobs at once (default 2)")
 
     coordinator = commands.add_parser("coordinator", help="dashboard accounts: add, list, remove")
     accounts = coordinator.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -194,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
             return _coordinator(args)
         if args.command in ("chat", "purge"):
             return _with_storage(args)
+        if args.command == "worker":
+            from bot.worker import run as run_worker
+            from storage.config import Settings
+
+            return run_worker(Settings.from_env(), max(1, args.concurrency))
         if args.command == "serve":
             from bot.serve import run
             from storage.config import Settings

@@ -1,16 +1,17 @@
-"""`scanpass serve`: one process with the project's aiohttp app (health), the daily purge and, when
+"""`scanpass serve`: the project's aiohttp app (the web chat, the dashboard, health) and, when
 TELEGRAM_BOT_TOKEN is set, the Telegram channel: polling, or a webhook on this app when
 TELEGRAM_WEBHOOK_URL is set (checked against TELEGRAM_WEBHOOK_SECRET).
 
     scanpass serve          # Ctrl-C stops it
+
+On SQLite (the one-process default) it also runs the jobs — checks, downloads, deliveries, the daily
+purge — on threads of its own (`cases.queue.EmbeddedRunner`); on PostgreSQL `scanpass worker` runs them.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -19,12 +20,14 @@ from telegram import Update
 
 from bot.web.chat import setup_chat
 from bot.web.dashboard import setup_dashboard
-from bot.web.keys import REPOSITORY, SETTINGS, TELEGRAM
+from bot.web.keys import CORE, JOBS, REPOSITORY, SETTINGS, TELEGRAM
 from bot.web.pages import STATIC
+from cases import CaseCore
+from cases.jobs import Jobs
+from cases.queue import EmbeddedQueue, queue_for
 from storage import Repository, Settings
 
 log = logging.getLogger("scanpass.serve")
-PURGE_EVERY = 24 * 60 * 60  # seconds: RETENTION_DAYS is enforced once a day
 
 
 class PrivateAccessLog(AbstractAccessLogger):
@@ -41,15 +44,30 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def make_app(settings: Settings, repository: Repository | None = None, application=None) -> web.Application:
-    """The project's aiohttp app: health, static files, and the Telegram webhook when TELEGRAM_WEBHOOK_URL is set.
+def senders(settings: Settings) -> dict:
+    """The push channels this process can deliver to: Telegram when the bot's token is set."""
+    if not settings.telegram_bot_token:
+        return {}
+    from bot.telegram_sender import TelegramSender
+    return {"telegram": TelegramSender(settings)}
 
-    Handlers find the settings, the repository and the Telegram Application under `bot.web.keys`."""
+
+def make_app(settings: Settings, repository: Repository | None = None, application=None,
+             core: CaseCore | None = None, fetcher=None) -> web.Application:
+    """The project's aiohttp app: health, static files, the web chat and the dashboard (with a repository),
+    and the Telegram webhook when TELEGRAM_WEBHOOK_URL is set. On the embedded queue (SQLite) the app
+    also runs the jobs while it runs. `fetcher` (a `cases.links.LinkFetcher`) replaces the default one.
+
+    Handlers find the settings, the repository, the case core and the Telegram Application under `bot.web.keys`."""
     app = web.Application()
     app[SETTINGS], app[TELEGRAM] = settings, application
     app.router.add_get("/healthz", healthz)
     if repository is not None:
         app[REPOSITORY] = repository
+        app[CORE] = core = core or CaseCore(repository, settings, queue_for(repository, settings))
+        app[JOBS] = Jobs(core, senders(settings), fetcher)
+        if isinstance(core.queue, EmbeddedQueue):
+            app.cleanup_ctx.append(_running_jobs)
         setup_chat(app)
         setup_dashboard(app)
     app.router.add_static("/static/", STATIC)
@@ -76,34 +94,33 @@ def _webhook_handler(application, secret: str | None):
     return receive
 
 
-async def purge_daily(repository: Repository, retention_days: int,
-                      sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-    """Purge cases and files older than the retention now, then once a day, until cancelled."""
-    while True:
-        try:
-            count = await asyncio.to_thread(repository.purge, retention_days)
-            log.info("purged %d case(s)", count)
-        except Exception as error:  # noqa: BLE001 — a failed purge is retried tomorrow, the server goes on
-            log.warning("purge failed: %s", type(error).__name__)
-        await sleep(PURGE_EVERY)
+async def _running_jobs(app: web.Application):
+    """The embedded queue's runner, for as long as the app runs (jobs a killed process left run again)."""
+    runner = app[CORE].queue.runner(app[JOBS]).start()
+    yield
+    await asyncio.to_thread(runner.stop)
+    for send in app[JOBS].senders.values():
+        await asyncio.to_thread(send.close)
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None, fetcher=None) -> None:
-    """Run until `stop` is set. `fetcher` (a `bot.links.LinkFetcher`) replaces the default one: tests point
+    """Run until `stop` is set. `fetcher` (a `cases.links.LinkFetcher`) replaces the default one: tests point
     it at their own provider servers."""
     stop = stop or asyncio.Event()
     repository = Repository.from_settings(settings).open()
+    core = CaseCore(repository, settings, queue_for(repository, settings))
     application = None
     if settings.telegram_bot_token:
         from bot.telegram import build_application
 
-        application = build_application(settings, repository, fetcher)
-    runner = web.AppRunner(make_app(settings, repository, application), access_log_class=PrivateAccessLog)
+        application = build_application(core)
+    runner = web.AppRunner(make_app(settings, repository, application, core, fetcher), access_log_class=PrivateAccessLog)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()
     print(f"ScanPass on http://{settings.http_host}:{settings.http_port} (health: /healthz)", flush=True)
-    purge = asyncio.create_task(purge_daily(repository, settings.retention_days))
+    if not isinstance(core.queue, EmbeddedQueue):
+        print("Jobs: run `scanpass worker` (PostgreSQL)", flush=True)
     if application is not None:
         await application.initialize()
         await application.post_init(application)
@@ -125,7 +142,6 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, fetcher=N
                 await application.updater.stop()
             await application.stop()
             await application.shutdown()
-        purge.cancel()
         await runner.cleanup()
         repository.close()
 

@@ -1,65 +1,62 @@
 """The Telegram channel: updates become dialog events, replies become messages with inline keyboards.
 
 One place builds the Application (`build_application`). The adapter is thin:
-each update is one `dialogs.step()` inside one storage transaction (run in a
-worker thread, so other patients' chats stay responsive), then the replies are
-sent and the step's actions carried out (the checker runs off the event loop).
-Logs never carry patient data: only update ids and exception types.
+each update is one step of the case core (`cases.CaseCore`, run in a worker
+thread, so other patients' chats stay responsive), then its replies are sent.
+What the step asked for (a check, a download, the handoff) is a job or an outbox
+message; their answers reach the chat through delivery jobs (`bot.telegram_sender`),
+whichever process runs them. While a check or download runs, one message shows its
+progress, read from the database. Logs never carry patient data: only update ids
+and exception types.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import time
 from pathlib import Path
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram import BotCommand, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
-from bot.conversation import Conversation
-from bot.links import LinkFetcher
-from bot.web import casework
-from bot.web.upload_links import upload_link
+from bot.telegram_sender import keyboard
+from cases import CaseCore, casework
+from cases.upload_links import upload_link
 from dialogs.flow import FLOW
-from dialogs.events import Action, Button, Command, Reply, Text
+from dialogs.events import Button, Command, Reply, Text
 from dialogs.handoff import summary
 from dialogs.i18n import choose, shipped
 from dialogs.render import environment
 from dialogs.replies import render
-from storage import Repository, Settings
 
 log = logging.getLogger("scanpass.telegram")
 
 CLOUD_DOWNLOAD_LIMIT = 20 * 1024 * 1024      # getFile on Telegram's cloud Bot API
 LOCAL_DOWNLOAD_LIMIT = 2000 * 1024 * 1024    # a local Bot API server
 PROGRESS_EVERY = 2.0                          # seconds between edits of the progress message
+PROGRESS_FOR = 60 * 60                        # seconds a progress message is kept up at most
 ALBUM_QUIET = 1.0                             # seconds after an album's last file before answering
-CHECKS_AT_ONCE = 2                            # checks run side by side; more wait their turn, steps never do
 COMMANDS = ("start", "restart", "language", "delete", "cancel", "help")
 COORDINATOR_COMMANDS = ("cases", "case", "claim", "reply")
 
 
 class TelegramChannel:
-    def __init__(self, repository: Repository, settings: Settings, fetcher: LinkFetcher | None = None):
-        self.repository, self.settings = repository, settings
-        self.conversation = Conversation(repository, settings, fetcher)
-        self.download_limit = LOCAL_DOWNLOAD_LIMIT if settings.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
+    def __init__(self, core: CaseCore):
+        self.core, self.repository, self.settings = core, core.repository, core.settings
+        self.download_limit = LOCAL_DOWNLOAD_LIMIT if self.settings.telegram_local_mode else CLOUD_DOWNLOAD_LIMIT
         self.albums: dict[tuple[int, str], object] = {}  # (chat, media group) -> a mark of its latest file
-        # Checks get threads of their own: a queue of checks never delays a patient's button press.
-        self.checks = ThreadPoolExecutor(max_workers=CHECKS_AT_ONCE, thread_name_prefix="scanpass-check")
 
     # ---- one step ------------------------------------------------------------------------
     async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, event) -> None:
         chat_id = update.effective_chat.id
         language = update.effective_user.language_code if update.effective_user else None
-        locale, replies = await asyncio.to_thread(self.conversation.step, f"telegram:{chat_id}", event, language)
+        locale, replies = await asyncio.to_thread(self.core.step, f"telegram:{chat_id}", event, language)
         await self.deliver(context, chat_id, locale, replies)
 
     async def deliver(self, context, chat_id: int, locale: str, replies, album: str | None = None) -> None:
-        """Send a step's replies, then carry out its actions."""
+        """Send a step's replies; while the job it asked for runs, show its progress."""
         if album:  # several documents sent at once: one answer for the batch, after its last file
             latest = self.albums[(chat_id, album)] = object()
             await asyncio.sleep(ALBUM_QUIET)
@@ -67,75 +64,34 @@ class TelegramChannel:
                 return  # a later file of the same album answers for all of them
             del self.albums[(chat_id, album)]
         await self.send(context, chat_id, replies, locale)
-        for action in (reply for reply in replies if isinstance(reply, Action)):
-            await self.act(context, chat_id, action)
+        if any(reply.message in ("checking", "link_received") for reply in replies):
+            await self.show_progress(context, chat_id)
 
     async def send(self, context, chat_id: int, replies, locale: str) -> None:
         for reply in replies:
             if isinstance(reply, Reply):
                 rendered = render(reply, locale, self.settings.retention_days)
-                markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-                                               for row in rendered.buttons]) if rendered.buttons else None
-                await context.bot.send_message(chat_id, rendered.text, reply_markup=markup)
+                await context.bot.send_message(chat_id, rendered.text, reply_markup=keyboard(rendered.buttons))
 
-    # ---- actions -------------------------------------------------------------------------
-    async def act(self, context, chat_id: int, action: Action) -> None:
-        chat = f"telegram:{chat_id}"
-        if action.name == "check":
-            progress = {"done": 0, "total": 0}
-
-            def report_progress(done: int, total: int) -> None:
-                progress.update(done=done, total=total)
-
-            locale, replies = await self.with_progress(
-                context, chat_id,
-                asyncio.get_running_loop().run_in_executor(self.checks, self.conversation.check, chat, report_progress),
-                lambda: f"{progress['done']}/{progress['total']}" if progress["total"] else "…")
-            await self.deliver(context, chat_id, locale, replies)
-        elif action.name == "download":
-            got = {"bytes": 0, "total": None}
-
-            def report_bytes(done: int, total: int | None) -> None:
-                got.update(bytes=done, total=total)
-
-            locale, replies = await self.with_progress(
-                context, chat_id, self.conversation.download(chat, action.params["url"], report_bytes),
-                lambda: _megabytes(got["bytes"], got["total"]))
-            await self.deliver(context, chat_id, locale, replies)
-        elif action.name == "delete":
-            await asyncio.to_thread(self.conversation.delete, chat)
-        elif action.name == "handoff":
-            await self.hand_off(context, chat)
-
-    async def with_progress(self, context, chat_id: int, work, progress_text):
-        """Run `work` while one message shows its progress, edited at most every PROGRESS_EVERY seconds."""
+    async def show_progress(self, context, chat_id: int) -> None:
+        """One message showing a check's files done (or a download's megabytes), edited at most every
+        PROGRESS_EVERY seconds until the job ends (its answer comes as a delivered message)."""
+        chat, board = f"telegram:{chat_id}", self.core.progress
+        progress = await asyncio.to_thread(board.get, chat)
+        if progress is None:
+            return
         message = await context.bot.send_message(chat_id, "…")
-        job = asyncio.ensure_future(work)
-        shown = "…"
-        while not job.done():
-            await asyncio.wait([job], timeout=PROGRESS_EVERY)
-            text = progress_text()
-            if text != shown and not job.done():
+        shown, until = "…", time.monotonic() + PROGRESS_FOR
+        while progress is not None and time.monotonic() < until:
+            text = _progress_text(progress)
+            if text != shown:
                 shown = text
                 try:
                     await message.edit_text(text)
                 except TelegramError:  # an edit that fails only costs the progress display
                     pass
-        final = progress_text()
-        if final != shown:
-            try:
-                await message.edit_text(final)
-            except TelegramError:
-                pass
-        return job.result()
-
-    async def hand_off(self, context, chat: str) -> None:
-        to = self.settings.coordinator_chat_ids
-        case_id, text, report = await asyncio.to_thread(self.conversation.hand_off, chat, to)
-        for coordinator in to:
-            await context.bot.send_message(coordinator, text)
-            document = json.dumps(report or {}, ensure_ascii=False, indent=2).encode()
-            await context.bot.send_document(coordinator, InputFile(document, filename=f"scanpass-case-{case_id}.json"))
+            await asyncio.sleep(PROGRESS_EVERY)
+            progress = await asyncio.to_thread(board.get, chat)
 
     # ---- coordinators --------------------------------------------------------------------
     async def coordinate(self, context, chat_id: int, name: str, args: str, who: str) -> None:
@@ -157,9 +113,8 @@ class TelegramChannel:
             await asyncio.to_thread(self._mark, case.chat, "claimed", {"claimed_by": who})
             await context.bot.send_message(chat_id, str(coordinator.claimed(case.id)).strip())
         elif name == "reply" and text.strip():   # the same path as the dashboard's reply
-            delivery = await casework.answer(self.repository, context.application, case.id, who, text.strip())
-            if delivery.delivered:
-                await context.bot.send_message(chat_id, str(coordinator.replied(case.id)).strip())
+            await asyncio.to_thread(casework.answer, self.core, case.id, who, text.strip())
+            await context.bot.send_message(chat_id, str(coordinator.replied(case.id)).strip())
         else:
             await context.bot.send_message(chat_id, str(coordinator.usage()).strip())
 
@@ -208,7 +163,7 @@ class TelegramChannel:
 
             def receive():
                 with target.open("rb") as source:
-                    return self.conversation.receive(f"telegram:{chat_id}", source, name, language)
+                    return self.core.receive(f"telegram:{chat_id}", source, name, language)
 
             locale, replies = await asyncio.to_thread(receive)
         await self.deliver(context, chat_id, locale, replies, album=message.media_group_id)
@@ -249,14 +204,21 @@ class TelegramChannel:
             await application.bot.set_my_commands(commands, language_code=language)
 
 
+def _progress_text(progress) -> str:
+    if progress.kind == "check":
+        return f"{progress.done}/{progress.total}" if progress.total else "…"
+    return _megabytes(progress.done, progress.total)
+
+
 def _megabytes(done: int, total: int | None) -> str:
     """Download progress as the patient sees it: "12 / 300 MB" (or "12 MB" when the size is unknown)."""
     mb = 1024 * 1024
     return f"{done // mb} / {max(total // mb, 1)} MB" if total else f"{done // mb} MB"
 
 
-def build_application(settings: Settings, repository: Repository, fetcher: LinkFetcher | None = None) -> Application:
+def build_application(core: CaseCore) -> Application:
     """The one place the Telegram Application is built."""
+    settings = core.settings
     builder = (ApplicationBuilder().token(settings.telegram_bot_token).concurrent_updates(True)
                .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_messages_per_second,
                                                  max_retries=3)))
@@ -266,7 +228,7 @@ def build_application(settings: Settings, repository: Repository, fetcher: LinkF
         builder = builder.base_file_url(settings.telegram_base_file_url)
     if settings.telegram_local_mode:
         builder = builder.local_mode(True)
-    channel = TelegramChannel(repository, settings, fetcher)
+    channel = TelegramChannel(core)
     builder = builder.post_init(channel.post_init)
     application = builder.build()
     application.add_handler(CallbackQueryHandler(channel.on_button))

@@ -1,13 +1,13 @@
 """`scanpass chat`: the conversation in a terminal. Buttons are numbered; a file or folder path is an upload.
 
-Each line the patient types is one step (`bot.conversation`): load the case,
-`dialogs.step()`, save, print the replies, then carry out the actions the step
-asked for (run the checker, download a link, erase the data). The case lives in the same storage as every channel,
-so quitting and running `scanpass chat` again continues where the patient was.
+Each line the patient types is one step of the case core (`cases`): load the case, `dialogs.step()`,
+save with the jobs it asked for, print the replies. Then the terminal runs the jobs that are due (a check,
+a link download) in this process and prints what they answered (the outbox). The case lives in the same
+storage as every channel, so quitting (or a crash) and running `scanpass chat` again continues where the
+patient was, a check left unfinished included.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import tempfile
@@ -15,8 +15,9 @@ import zipfile
 from pathlib import Path
 from typing import TextIO
 
-from bot.conversation import Conversation
-from dialogs.events import Action, Button, Command, Reply, Text
+from cases import CaseCore, reply_from_json
+from cases.jobs import HEAVY, Jobs
+from dialogs.events import Button, Command, Reply, Text
 from dialogs.i18n import choose
 from dialogs.replies import render
 
@@ -26,7 +27,8 @@ CHAT = "terminal:local"
 class Terminal:
     def __init__(self, repository, settings, lang: str | None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
         self.repository, self.settings = repository, settings
-        self.conversation = Conversation(repository, settings)
+        self.core = CaseCore(repository, settings)
+        self.jobs = self.core.queue.runner(Jobs(self.core))     # the embedded queue: jobs run in this process
         self.stdin, self.stdout = stdin, stdout
         self.lang = lang
         self.colour = stdout.isatty() and os.environ.get("NO_COLOR") is None and os.environ.get("TERM") != "dumb"
@@ -53,33 +55,27 @@ class Terminal:
 
     # ---- one step
     def event(self, event) -> None:
-        self.answer(*self.conversation.step(CHAT, event, self.lang))
+        self.answer(*self.core.step(CHAT, event, self.lang))
 
     def answer(self, locale: str, replies) -> None:
-        """Show a step's replies, then carry out its actions."""
+        """Show a step's replies, then run the jobs it asked for and show what they answered."""
         self.show(replies, locale)
-        for action in (reply for reply in replies if isinstance(reply, Action)):
-            if action.name == "check":
-                answer = self.conversation.check(CHAT, self.progress)
-                if self.colour:
-                    self.stdout.write("\r\033[K")
-                self.answer(*answer)
-            elif action.name == "download":
-                self.answer(*asyncio.run(self.conversation.download(CHAT, action.params["url"])))
-            elif action.name == "delete":
-                self.conversation.delete(CHAT)
-            elif action.name == "handoff":  # kept with the case; coordinator channels read it from storage
-                self.conversation.hand_off(CHAT)
+        self.catch_up()
 
-    def progress(self, done: int, total: int) -> None:
-        if self.colour:
-            self.stdout.write(f"\r  {done}/{total}")
-            self.stdout.flush()
+    def catch_up(self) -> None:
+        """Run the checks and downloads that are due here, then print the terminal's unread messages.
+        (Deliveries to coordinators' Telegram chats are left to `scanpass serve` or a worker.)"""
+        self.jobs.run_pending(HEAVY)
+        unread = [message for message in self.core.outbox.newer(CHAT) if message.state == "queued"]
+        for message in unread:
+            self.show([reply_from_json(reply) for reply in message.body.get("replies", [])],
+                      message.body.get("locale", "en"))
+        self.core.outbox.sent([message.id for message in unread])
 
     def upload(self, path: Path) -> None:
         if not path.is_dir():
             with path.open("rb") as source:
-                self.answer(*self.conversation.receive(CHAT, source, path.name, self.lang))
+                self.answer(*self.core.receive(CHAT, source, path.name, self.lang))
             return
         # A folder travels as one stored zip (no compression: DICOM hardly shrinks).
         with tempfile.TemporaryFile() as packed:
@@ -88,7 +84,7 @@ class Terminal:
                     if file.is_file() and not file.is_symlink():
                         archive.write(file, file.relative_to(path).as_posix())
             packed.seek(0)
-            self.answer(*self.conversation.receive(CHAT, packed, f"{path.name}.zip", self.lang))
+            self.answer(*self.core.receive(CHAT, packed, f"{path.name}.zip", self.lang))
 
     def say(self, message: str, **params) -> None:
         case = self.repository.load(CHAT)
@@ -96,7 +92,7 @@ class Terminal:
 
     # ---- the loop
     def run(self) -> int:
-        self.event(Command("start"))
+        self.event(Command("start"))     # and a check a crash left unfinished runs now
         while True:
             self.stdout.write(self.paint("> ", "1;32"))
             self.stdout.flush()

@@ -125,4 +125,52 @@ class UploadTokenRow(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
 
 
+class MessageRow(SQLModel, table=True):
+    """The outbox: a message for a patient or a coordinator, recorded in the step that produced it and
+    delivered afterwards by whichever process runs its channel (retried until the channel takes it)."""
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, sa_column_args=[sa.ForeignKey("cases.id", ondelete="CASCADE")],
+                                nullable=True, index=True)
+    chat: str = Field(sa_type=sa.String(200), nullable=False, index=True)   # where it goes: "telegram:42", "web:…"
+    key: str = Field(sa_type=sa.String(200), unique=True, nullable=False)   # what makes it one message, once
+    body: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)           # replies + locale, or a text/document
+    state: str = Field(default="queued", sa_type=sa.String(16), nullable=False, index=True)  # queued sent failed
+    attempts: int = Field(default=0, nullable=False)
+    error: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)  # the last failure's kind
+    created_at: datetime = _timestamp()
+    sent_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
+
+
+class JobRow(SQLModel, table=True):
+    """A job of the embedded queue (SQLite, one process). On PostgreSQL jobs live in procrastinate's tables."""
+    __tablename__ = "jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=sa.String(32), nullable=False)
+    key: str = Field(sa_type=sa.String(200), unique=True, nullable=False)
+    params: dict[str, Any] = Field(sa_type=sa.JSON, nullable=False)
+    state: str = Field(default="queued", sa_type=sa.String(16), nullable=False, index=True)  # queued running done failed
+    attempts: int = Field(default=0, nullable=False)
+    run_after: datetime = _timestamp()
+    lease_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
+    error: str | None = Field(default=None, sa_type=sa.String(200), nullable=True)
+    created_at: datetime = _timestamp()
+
+
+class ProgressRow(SQLModel, table=True):
+    """A check or download under way for a chat: what any instance shows while it runs. The token ties it
+    to the one job that may finish it (a job run twice finds it gone and does nothing)."""
+    __tablename__ = "progress"
+
+    chat: str = Field(sa_type=sa.String(200), primary_key=True)
+    case_id: int = _case_fk()
+    kind: str = Field(sa_type=sa.String(16), nullable=False)         # check | download
+    token: str = Field(sa_type=sa.String(64), nullable=False)
+    done: int = Field(default=0, sa_type=sa.BigInteger, nullable=False)
+    total: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
+    updated_at: datetime = _timestamp()
+
+
 metadata = SQLModel.metadata

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 from dialogs.case import Case, Upload
 from storage.config import Settings
 from storage.errors import ConsentRequired, NestedStep, StorageError, UploadTooLarge
-from storage.models import CaseRow, HandoffRow, ReportRow, UploadRow, UploadTokenRow, utcnow
+from storage.models import CaseRow, HandoffRow, MessageRow, ProgressRow, ReportRow, UploadRow, UploadTokenRow, utcnow
 from storage.schema import WRITE, make_engine, migrate
 
 MB = 1024 * 1024
@@ -101,8 +101,12 @@ class Repository:
                     row = self._lock_case(session, chat)
                     loaded: dict[int, Case] = {}
                     case = self._to_cases(session, [row], loaded)[0]
-                    yield case
-                    dropped = self._save(session, row, case, loaded[row.id])
+                    self._local.session = session
+                    try:
+                        yield case
+                        dropped = self._save(session, row, case, loaded[row.id])
+                    finally:
+                        self._local.session = None
             except BaseException:
                 for path in stored_files:
                     path.unlink(missing_ok=True)
@@ -112,6 +116,21 @@ class Repository:
         for path in dropped:
             if path.parent == case_dir:
                 path.unlink(missing_ok=True)
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Session]:
+        """The open step's session when called inside a step of this thread (so what is written joins
+        that step's transaction), else a transaction of its own."""
+        current = getattr(self._local, "session", None)
+        if current is not None:
+            yield current
+            return
+        with self._transaction(write=write) as session:
+            yield session
+
+    @property
+    def dialect(self) -> str:
+        return self._require_engine().dialect.name
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -362,7 +381,7 @@ class Repository:
 
 
 def _delete_rows(session: Session, case_id: int) -> None:
-    for table in (UploadRow, ReportRow, HandoffRow, UploadTokenRow):
+    for table in (UploadRow, ReportRow, HandoffRow, UploadTokenRow, MessageRow, ProgressRow):
         session.execute(sa.delete(table).where(table.case_id == case_id))
     session.execute(sa.delete(CaseRow).where(CaseRow.id == case_id))
 

@@ -40,8 +40,9 @@ def database_url(request, tmp_path):
     url = sa.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     try:
         yield url.render_as_string(hide_password=False)
-    finally:
+    finally:   # a connection left open by the test must fail the teardown, not hang it
         with admin.begin() as connection:
+            connection.execute(sa.text("SET LOCAL lock_timeout = '20s'"))
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 

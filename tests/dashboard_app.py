@@ -9,6 +9,11 @@ from argon2 import PasswordHasher
 from telegram.error import NetworkError
 
 from bot.serve import make_app
+from bot.telegram_sender import TelegramSender
+from bot.web.keys import JOBS
+from cases import CaseCore
+from cases.queue import EmbeddedQueue
+from storage.jobs import JobTable
 from bot.web import auth
 from storage import Repository, Settings
 from storage.coordinators import Coordinators
@@ -49,9 +54,16 @@ class Clock:
 
 
 def dashboard_app(database_url: str, data_dir, telegram=None, **settings):
+    """The app; with `telegram`, its fake bot is the Telegram sender of the app's delivery jobs (a running
+    one delivers; one not running stands for a process without the Telegram channel: nothing delivers)."""
     settings = Settings(data_dir=data_dir, database_url=database_url, **settings)
     repository = Repository.from_settings(settings).open()
-    app = make_app(settings, repository, telegram)
+    # The embedded queue on both databases: the app runs its jobs itself. (Procrastinate, the queue of
+    # PostgreSQL deployments, is tested with real worker processes in tests/test_cluster.py.)
+    core = CaseCore(repository, settings, EmbeddedQueue(JobTable(repository)))
+    app = make_app(settings, repository, telegram, core)
+    if telegram is not None and telegram.running:
+        app[JOBS].senders["telegram"] = TelegramSender(settings, bot=telegram.bot)
     clock = app[auth.CLOCK] = Clock()
     app.on_cleanup.append(lambda _app: _close(repository))
     return app, repository, clock
@@ -81,3 +93,15 @@ async def sign_in(client, username: str = "li.wei", password: str = PASSWORD, he
 async def csrf_of(client, path: str = "/coordinator", headers=None) -> str:
     page = await client.get(path, headers=headers or BROWSER)
     return form_token(await page.text())
+
+
+async def eventually(check, seconds: float = 20.0):
+    """Wait until `check()` is true (a delivery job ran); its last value."""
+    import asyncio
+
+    for _ in range(int(seconds / 0.05)):
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("it did not happen in time")

@@ -20,7 +20,7 @@ def fast_hashes(monkeypatch):
 
 
 @pytest.fixture
-async def dashboard(aiohttp_client, database_url, tmp_path):
+async def dashboard(database_url, aiohttp_client, tmp_path):
     app, repository, clock = dashboard_app(database_url, tmp_path / "data")
     add_account(repository)
     client = await aiohttp_client(app)
@@ -93,7 +93,7 @@ async def test_a_good_sign_in_opens_the_dashboard_with_a_strict_http_only_cookie
     assert page.status == 200 and "Signed in as li.wei" in await page.text()
 
 
-async def test_the_session_cookie_is_secure_when_the_public_address_is_https(aiohttp_client, database_url, tmp_path):
+async def test_the_session_cookie_is_secure_when_the_public_address_is_https(database_url, aiohttp_client, tmp_path):
     app, repository, _ = dashboard_app(database_url, tmp_path / "data", public_url="https://scanpass.example")
     add_account(repository)
     client = await aiohttp_client(app)

@@ -3,16 +3,14 @@ a patient in English and in Arabic uploads a folder and gets the checklist; an u
 a Telegram patient's one-time upload link. Screenshots go to screenshots/ (named in the README)."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.conversation import Conversation
-from bot.web import casework
-from bot.web.upload_links import upload_link
+from cases import CaseCore
+from cases import casework
+from cases.upload_links import upload_link
 from dialogs.events import Button, Command
 from storage import Repository
 from tests.browser import browser_page, chromium, screenshot, server  # noqa: F401 — fixtures
@@ -76,9 +74,7 @@ def test_english_patient_uploads_a_folder_and_gets_the_checklist(browser_page, s
     page.get_by_text("Sent: a coordinator will contact you here.").wait_for()
     with Repository.from_settings(server.settings) as repository:   # the coordinator answers from the dashboard
         case_id = next(case.id for case in repository.cases() if case.chat.startswith("web:"))
-        reply = casework.answer(repository, None, case_id, "li.wei", "Your MRI is booked for Monday.")
-        with ThreadPoolExecutor(1) as elsewhere:   # Playwright's sync API holds this thread's event loop
-            elsewhere.submit(asyncio.run, reply).result()
+        casework.answer(CaseCore(repository, server.settings), case_id, "li.wei", "Your MRI is booked for Monday.")
     page.get_by_text("Your MRI is booked for Monday.").wait_for(timeout=15000)   # no reload: the page keeps asking
 
 
@@ -131,7 +127,7 @@ def test_an_upload_cut_midway_resumes_in_the_page(browser_page, server, tmp_path
 
 def test_a_telegram_patients_upload_link(browser_page, server, tmp_path):
     repository = Repository.from_settings(server.settings).open()
-    conversation = Conversation(repository, server.settings)
+    conversation = CaseCore(repository, server.settings)
     chat = "telegram:5150"
     for event in (Command("start"), Button("language:ru"), Button("consent:agree"), Button("direction:inbound"),
                   Button("condition:other"), Button("area:other"), Button("visit:today"), Button("visit_confirm:yes"),

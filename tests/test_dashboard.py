@@ -14,7 +14,8 @@ import pytest
 
 from bot.web import auth
 from storage.coordinators import Coordinators
-from tests.dashboard_app import BROWSER, FAST, PASSWORD, FakeTelegram, add_account, csrf_of, dashboard_app, sign_in
+from tests.dashboard_app import BROWSER, FAST, PASSWORD, FakeTelegram, add_account, csrf_of, dashboard_app, eventually, \
+    sign_in
 from tests.handoffs import hand_off, study_files
 from tests.webpatient import WebPatient
 
@@ -39,7 +40,7 @@ async def open_dashboard(aiohttp_client, database_url, tmp_path, telegram=None, 
 
 
 @pytest.fixture
-async def dashboard(aiohttp_client, database_url, tmp_path):
+async def dashboard(database_url, aiohttp_client, tmp_path):
     return await open_dashboard(aiohttp_client, database_url, tmp_path, FakeTelegram())
 
 
@@ -151,13 +152,18 @@ async def test_a_reply_reaches_a_telegram_patient_in_their_language_and_is_kept(
     dashboard.clock.advance(minutes=30)
     response = await post(dashboard, f"/coordinator/case/{case.id}/reply", text="Мы записали вас на КТ в понедельник.")
     assert response.headers["Location"] == f"/coordinator/case/{case.id}?done=replied"
-    assert dashboard.telegram.bot.sent == [(501, "Сообщение от вашего координатора:\n\nМы записали вас на КТ в понедельник.")]
+    reply = (501, "Сообщение от вашего координатора:\n\nМы записали вас на КТ в понедельник.")
+    await eventually(lambda: reply in dashboard.telegram.bot.sent)      # delivered by a job, through the outbox
+    assert dashboard.telegram.bot.sent.count(reply) == 1
     stored = dashboard.repository.get(case.id)
     assert stored.status == "answered" and stored.handoff["claimed_by"] == "li.wei"
-    assert stored.handoff["replies"] == [{"text": "Мы записали вас на КТ в понедельник.", "at": "2026-11-23T09:30:00Z",
-                                          "by": "li.wei", "delivered": True}]
+    [entry] = stored.handoff["replies"]
+    assert (entry["text"], entry["at"], entry["by"]) == ("Мы записали вас на КТ в понедельник.", "2026-11-23T09:30:00Z",
+                                                          "li.wei")
+    await eventually(lambda: _delivery_line(dashboard, case.id).startswith("sent"))
     page = await text_of(dashboard, response.headers["Location"])
     assert "Your message was sent to the patient." in page and "Мы записали вас на КТ в понедельник." in page
+    assert ">delivered<" in page.replace("delivery-sent\">", ">")
     assert listed(await text_of(dashboard, "/coordinator?status=answered")) == [str(case.id)]
     assert "понедельник" not in caplog.text and "DICOM/IM" not in caplog.text   # no patient data in logs
 
@@ -167,22 +173,36 @@ async def test_a_reply_to_a_web_patient_is_kept_for_their_chat_page(dashboard, f
     await post(dashboard, f"/coordinator/case/{case.id}/reply", text="Le esperamos el lunes.")
     await post(dashboard, f"/coordinator/case/{case.id}/reply", text="Traiga el disco, por favor.")
     stored = dashboard.repository.get(case.id)
-    assert [(r["text"], r["by"], r["delivered"]) for r in stored.handoff["replies"]] == [
-        ("Le esperamos el lunes.", "li.wei", True), ("Traiga el disco, por favor.", "li.wei", True)]
+    assert [(r["text"], r["by"]) for r in stored.handoff["replies"]] == [
+        ("Le esperamos el lunes.", "li.wei"), ("Traiga el disco, por favor.", "li.wei")]
     assert stored.status == "answered" and dashboard.telegram.bot.sent == []
+    page = await text_of(dashboard, f"/coordinator/case/{case.id}")
+    assert page.count("waiting to be delivered") == 2          # until the patient's page takes them
 
 
 @pytest.mark.parametrize("telegram", [None, FakeTelegram(running=False), FakeTelegram(failing=True)],
                          ids=["channel off", "channel stopped", "send fails"])
-async def test_a_reply_telegram_cannot_take_now_is_kept_and_said_so(aiohttp_client, database_url, tmp_path, files, telegram):
+async def test_a_reply_telegram_cannot_take_now_is_kept_and_shown_waiting(database_url, aiohttp_client, tmp_path, files,
+                                                                       telegram):
     client = await open_dashboard(aiohttp_client, database_url, tmp_path, telegram)
     case = hand_off(client.repository, "telegram:501", files)
     response = await post(client, f"/coordinator/case/{case.id}/reply", text="Please call us.")
-    assert response.headers["Location"] == f"/coordinator/case/{case.id}?done=kept"
+    assert response.headers["Location"] == f"/coordinator/case/{case.id}?done=replied"
+    if telegram is not None and telegram.running and telegram.bot.failing:   # retried with backoff; the failure's kind is shown
+        await eventually(lambda: "NetworkError" in _delivery_line(client, case.id))
     page = await text_of(client, response.headers["Location"])
-    assert "The patient's channel cannot take the message right now." in page and "not delivered" in page
+    assert "waiting to be delivered" in page
     stored = client.repository.get(case.id)
-    assert stored.status == "claimed" and stored.handoff["replies"][0]["delivered"] is False
+    assert stored.handoff["replies"][0]["text"] == "Please call us."
+    assert telegram is None or not any("Please call us." in text for _, text in telegram.bot.sent)
+
+
+def _delivery_line(client, case_id: int) -> str:
+    """The state of the case's last reply in the outbox, and its last error."""
+    from storage.outbox import Outbox
+
+    replies = [m for m in Outbox(client.repository).for_case(case_id) if m.key.startswith("reply:")]
+    return f"{replies[-1].state} {replies[-1].error}" if replies else ""
 
 
 @pytest.mark.parametrize("text,problem", [("   ", "Write a message first."),
@@ -191,7 +211,7 @@ async def test_an_empty_or_too_long_reply_is_sent_back(dashboard, files, text, p
     case = hand_off(dashboard.repository, "telegram:501", files)
     response = await post(dashboard, f"/coordinator/case/{case.id}/reply", text=text)
     assert response.status == 400 and problem in await response.text()
-    assert dashboard.telegram.bot.sent == [] and "replies" not in dashboard.repository.get(case.id).handoff
+    assert _delivery_line(dashboard, case.id) == "" and "replies" not in dashboard.repository.get(case.id).handoff
 
 
 async def test_a_case_not_handed_off_or_erased_is_not_found(dashboard, files):
@@ -207,7 +227,7 @@ async def test_a_case_not_handed_off_or_erased_is_not_found(dashboard, files):
     assert response.status == 404 and dashboard.repository.load("telegram:501") is None   # nothing re-created
 
 
-async def test_the_dashboard_speaks_coordinator_locale_and_the_switch_is_remembered(aiohttp_client, database_url,
+async def test_the_dashboard_speaks_coordinator_locale_and_the_switch_is_remembered(database_url, aiohttp_client,
                                                                                     tmp_path, files):
     client = await open_dashboard(aiohttp_client, database_url, tmp_path, coordinator_locale="zh_Hans")
     login = await client.get("/coordinator/login", headers={**BROWSER, "Cookie": ""})

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from bot.links import Downloaded, LinkError, LinkFetcher, _patient_name
+from cases.links import Downloaded, LinkError, LinkFetcher, _patient_name
 from tests.providers import BIG_SIZE, FILES, running_providers
 
 LIMIT = 10 * 1024 * 1024

@@ -1,4 +1,4 @@
-"""`scanpass serve`: the health check answers, the daily purge runs and keeps going after a failure."""
+"""`scanpass serve`: the health check answers, the access log names routes only."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from bot.serve import purge_daily, serve
+from bot.serve import serve
 from storage import Settings
 
 
@@ -39,31 +39,6 @@ def test_serve_answers_healthz_and_stops_cleanly(tmp_path, capsys):
     assert asyncio.run(scenario()) == {"ok": True}
     out = capsys.readouterr().out
     assert "Telegram channel: off (set TELEGRAM_BOT_TOKEN to start it)" in out
-
-
-class FlakyRepository:
-    def __init__(self):
-        self.calls = 0
-
-    def purge(self, days: int) -> int:
-        self.calls += 1
-        if self.calls == 1:
-            raise OSError("disk hiccup")
-        return 2
-
-
-def test_purge_runs_daily_and_survives_a_failure():
-    repository = FlakyRepository()
-    sleeps = []
-
-    async def fake_sleep(seconds):
-        sleeps.append(seconds)
-        if len(sleeps) == 3:
-            raise asyncio.CancelledError
-
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(purge_daily(repository, 30, sleep=fake_sleep))
-    assert repository.calls == 3 and sleeps == [86400, 86400, 86400]
 
 
 def test_the_access_log_names_routes_not_paths_or_queries(tmp_path, caplog):

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import aiohttp
 
-from bot.links import LinkFetcher
+from cases.links import LinkFetcher
 from bot.serve import serve
 from storage import Repository, Settings
 from tests import providers

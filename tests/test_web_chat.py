@@ -11,9 +11,10 @@ import zipfile
 import pytest
 from aiohttp import web
 
-from bot.links import LinkFetcher
+from cases.links import LinkFetcher
 from bot.serve import make_app
-from bot.web.keys import WEB
+from bot.web.keys import CORE, JOBS, WEB
+from cases import casework
 from bot.web.visitors import COOKIE, SECRET_FILE
 from tests import providers
 from tests.factory import SeriesSpec, write_study
@@ -88,18 +89,21 @@ async def test_english_flow_to_the_checklist_and_its_pdf(client, tmp_path):
     assert "Sent: a coordinator will contact you here." in patient.texts[-1]
 
 
-async def test_a_coordinators_reply_reaches_the_web_patient(client, repository):
+async def test_a_coordinators_reply_reaches_the_web_patient(client, repository, settings):
     patient = WebPatient(client)
     await through_answers(patient)
     chat = next(case.chat for case in repository.cases() if case.chat.startswith("web:"))
     with repository.step(chat) as case:
-        case.handoff = {"summary": "…", "replies": [{"text": "We have your files; call us at 10:00.", "at": "", "by": "x"}]}
+        case.handoff = {"summary": "…"}
+    case_id = repository.load(chat).id
+    core = client.server.app[CORE]
+    casework.answer(core, case_id, "li.wei", "We have your files; call us at 10:00.")
     news = await (await client.get("/api/updates", params={"replies": "0"})).json()
     assert [reply["text"] for reply in news["replies"]] == ["A coordinator replied:\n\nWe have your files; call us at 10:00."] \
         or "We have your files; call us at 10:00." in news["replies"][0]["text"]
-    assert news["replies_seen"] == 1
-    later = await (await client.get("/api/updates", params={"replies": "1"})).json()
+    later = await (await client.get("/api/updates", params={"replies": str(news["replies_seen"])})).json()
     assert later["replies"] == []
+    assert [m.state for m in core.outbox.for_case(case_id)] == ["sent"]     # the page took it: delivered
 
 
 async def test_language_select_midway_keeps_the_answers(client):
@@ -181,8 +185,9 @@ async def test_the_chat_page_is_in_the_browsers_language_with_rtl_for_arabic(cli
     assert "webkitdirectory" in text and 'role="log"' in text and 'aria-live="polite"' in text
 
 
-async def test_the_app_carries_one_web_chat(client):
-    assert client.server.app[WEB].channel.jobs == {}
+async def test_the_app_carries_one_web_chat_over_the_case_core(client):
+    app = client.server.app
+    assert app[WEB].channel.core is app[CORE] and app[JOBS].core is app[CORE]
 
 
 async def test_a_cloud_link_in_the_web_chat_is_downloaded_into_the_case(aiohttp_client, settings, repository, tmp_path,
@@ -196,7 +201,7 @@ async def test_a_cloud_link_in_the_web_chat_is_downloaded_into_the_case(aiohttp_
     monkeypatch.setitem(providers.FILES, "wetransfer_ct_2024-05-01_1200.zip", packed.getvalue())
     async with running_providers() as server:
         app = make_app(settings, repository)
-        app[WEB].channel.conversation.fetcher = LinkFetcher(settings.max_upload_bytes, **server.options)
+        app[JOBS].fetcher = LinkFetcher(settings.max_upload_bytes, **server.options)
         patient = WebPatient(await aiohttp_client(app))
         await through_answers(patient)
         await patient.say(server.links["portal"])                 # a hospital viewer, not a file

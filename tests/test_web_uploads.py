@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bot.serve import make_app
-from bot.web.keys import WEB
-from bot.web.upload_links import upload_link
+from bot.web.keys import CORE, WEB
+from cases.upload_links import upload_link
 from dialogs.events import Button, Command
 from storage.models import utcnow
 from storage.upload_tokens import UploadTokens
@@ -145,23 +145,10 @@ def telegram_patient(conversation, chat: str = "telegram:4242") -> None:
         conversation.step(chat, event)
 
 
-class FakeBot:
-    """What the upload page needs of the Telegram channel: `send` to a patient's chat."""
-
-    def __init__(self):
-        self.sent = []
-        self.bot_data = {"channel": self}
-        self.bot = self
-
-    async def send(self, context, chat_id, replies, locale):
-        self.sent.append((chat_id, locale, [reply.message for reply in replies], replies))
-
-
 async def test_upload_link_joins_the_telegram_case_answers_there_and_is_spent(aiohttp_client, settings, repository, tmp_path):
-    telegram = FakeBot()
-    app = make_app(settings, repository, telegram)
+    app = make_app(settings, repository)
     client = await aiohttp_client(app)
-    conversation = app[WEB].channel.conversation
+    conversation = app[CORE]
     telegram_patient(conversation)
     link = upload_link(repository, settings, "telegram:4242")
     assert link.startswith("http://scans.example.org/u/") and "//u" not in link.replace("http://", "")
@@ -178,12 +165,14 @@ async def test_upload_link_joins_the_telegram_case_answers_there_and_is_spent(ai
         ids.append(answer["location"].rsplit("/", 1)[1])
     case = repository.load("telegram:4242")
     assert len(case.uploads) == 2 and case.state == "files"
-    assert telegram.sent == []                      # Telegram hears once, when the page is done
+    told = lambda: [m for m in conversation.outbox.newer("telegram:4242") if m.key.startswith("say:")]  # noqa: E731
+    assert told() == []                             # Telegram hears once, when the page is done
     finish = await client.post(path + "/finish", json={"uploads": ids})
     assert finish.status == 200 and (await finish.json()) == {"received": 2, "told": True}
-    chat_id, locale, messages, replies = telegram.sent[-1]
-    assert chat_id == 4242 and locale == "ru" and messages == ["ask_files"]
-    assert replies[0].params["received"] == f"study/{file.name}" and replies[0].params["uploads"] == 2
+    [message] = told()                              # in the outbox, for a delivery job to send in Telegram
+    assert message.body["locale"] == "ru" and [r["message"] for r in message.body["replies"]] == ["ask_files"]
+    params = message.body["replies"][0]["params"]
+    assert params["received"] == f"study/{file.name}" and params["uploads"] == 2
     again = await client.get(path)
     assert again.status == 410 and "уже использована" in await again.text()
     late = await client.post(path + "/uploads", headers={**TUS, "Upload-Length": "10"})

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
 
-from bot.conversation import Conversation
 from bot.web.channel import WebChannel
 from bot.web.checklist_pdf import FontsMissing, checklist_pdf
 from bot.web.errors import error_pages
-from bot.web.keys import LOCALE, REPOSITORY, SETTINGS, TELEGRAM, WEB
+from bot.web.keys import CORE, LOCALE, REPOSITORY, SETTINGS, WEB
 from bot.web.pages import page
 from bot.web.problems import Problem
 from bot.web.upload_links import setup_upload_links
@@ -29,26 +29,29 @@ from bot.web.uploads import CLEAN_EVERY, Incoming, Uploads, add_upload_routes
 from bot.web.visitors import Visitors, accept_language, load_secret
 from dialogs.events import Button, Command, Reply, Text
 from dialogs.i18n import shipped
-from storage import Repository
+
+# PDFs are made on threads of their own, never on the steps' threads: a burst of them queues here.
+PDF_THREADS = 1
 
 
 class WebChat:
     """What the chat's handlers share: visitors, the channel, the uploads."""
 
-    def __init__(self, app: web.Application, conversation: Conversation):
+    def __init__(self, app: web.Application):
         settings = app[SETTINGS]
         self.visitors = Visitors(load_secret(settings.data_dir), secure=settings.public_url.startswith("https:"))
-        self.channel = WebChannel(conversation, app[TELEGRAM])
+        self.channel = WebChannel(app[CORE])
         self.uploads = Uploads(settings.data_dir, settings.max_upload_bytes, self.complete)
+        self.pdfs = ThreadPoolExecutor(max_workers=PDF_THREADS, thread_name_prefix="scanpass-pdf")
 
     async def complete(self, incoming: Incoming, path: Path) -> dict:
-        """A finished upload joins its case (`Conversation.receive`); the answer is kept for the page."""
+        """A finished upload joins its case (`CaseCore.receive`); the answer is kept for the page."""
         def receive():
             with path.open("rb") as source:
-                return self.channel.conversation.receive(incoming.owner, source, incoming.name)
+                return self.channel.core.receive(incoming.owner, source, incoming.name)
 
         locale, replies = await asyncio.to_thread(receive)
-        answer = await self.channel.answer(incoming.owner, locale, replies)
+        answer = self.channel.answer(locale, replies)
         received = any(isinstance(reply, Reply) and reply.params.get("received") for reply in replies)
         return {"locale": locale, "messages": answer.messages, "received": incoming.name if received else None}
 
@@ -85,7 +88,7 @@ async def chat_step(request: web.Request) -> web.Response:
         answer = await _switch_language(request, chat, str(body["language"]), language)
     else:
         answer = await chat_app.channel.step(chat, _event(body), language)
-    return web.json_response(answer.json(chat_app.channel.busy(chat)))
+    return web.json_response(answer.json(await chat_app.channel.busy(chat)))
 
 
 async def _switch_language(request: web.Request, chat: str, wanted: str, language: str):
@@ -95,7 +98,7 @@ async def _switch_language(request: web.Request, chat: str, wanted: str, languag
     channel = request.app[WEB].channel
     case = await asyncio.to_thread(request.app[REPOSITORY].load, chat)
     if case is None or case.state != "language":
-        await asyncio.to_thread(channel.conversation.step, chat, Command("language"), language)
+        await asyncio.to_thread(channel.core.step, chat, Command("language"), language)
     return await channel.step(chat, Button(f"language:{wanted}"), language)
 
 
@@ -146,7 +149,7 @@ async def checklist_download(request: web.Request) -> web.Response:
         raise Problem(404, "no_checklist")
     request[LOCALE] = case.locale
     try:
-        pdf = await asyncio.to_thread(checklist_pdf, case.report, case.locale)
+        pdf = await asyncio.get_running_loop().run_in_executor(chat_app.pdfs, checklist_pdf, case.report, case.locale)
     except FontsMissing:
         raise Problem(503, "pdf_unavailable") from None
     return web.Response(body=pdf, content_type="application/pdf",
@@ -162,10 +165,9 @@ async def create_upload(request: web.Request) -> web.Response:
 
 
 # ---- wiring ----------------------------------------------------------------------------------------
-def setup_chat(app: web.Application, conversation: Conversation | None = None) -> None:
+def setup_chat(app: web.Application) -> None:
     """Adds the chat page, its API, the uploads, the one-time upload pages and the error pages to `app`."""
-    repository: Repository = app[REPOSITORY]
-    chat_app = app[WEB] = WebChat(app, conversation or Conversation(repository, app[SETTINGS]))
+    chat_app = app[WEB] = WebChat(app)
     app.middlewares.append(error_pages)
     app.router.add_get("/", chat_page)
     app.router.add_post("/api/chat", chat_step)
@@ -178,7 +180,7 @@ def setup_chat(app: web.Application, conversation: Conversation | None = None) -
 
 
 async def _sweeping(app: web.Application):
-    """Forgotten partial uploads are deleted hourly; background jobs end with the server."""
+    """Forgotten partial uploads are deleted hourly."""
     chat_app: WebChat = app[WEB]
 
     async def sweep() -> None:
@@ -191,4 +193,4 @@ async def _sweeping(app: web.Application):
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await chat_app.channel.close()
+    chat_app.pdfs.shutdown(wait=False, cancel_futures=True)

@@ -19,9 +19,9 @@ from babel.units import format_unit
 from yarl import URL
 
 from bot.web import auth
-from bot.web.casework import LONGEST_REPLY, TABS, CaseGone, ClaimedByAnother, answer, claim, handed_off, \
-    handed_off_case, search
-from bot.web.keys import LOCALE, REPOSITORY, SETTINGS, TELEGRAM
+from bot.web.keys import CORE, LOCALE, REPOSITORY, SETTINGS
+from cases.casework import LONGEST_REPLY, TABS, CaseGone, ClaimedByAnother, answer, claim, delivery_state, \
+    handed_off, handed_off_case, search
 from bot.web.originals import send_zip
 from bot.web.pages import language_name, page
 from dialogs.handoff import summary
@@ -227,7 +227,10 @@ async def _case_view(request: web.Request, session: CoordinatorSession, status: 
     if case is None:
         return missing(request, session, int(request.match_info["id"]))
     locale = viewer_locale(request, session)
-    return show(request, "dashboard/case.html.j2", session, status=status, case=case,
+    core = request.config_dict[CORE]
+    deliveries = await asyncio.to_thread(
+        lambda: [delivery_state(core, entry) for entry in (case.handoff or {}).get("replies", [])])
+    return show(request, "dashboard/case.html.j2", session, status=status, case=case, deliveries=deliveries,
                 report=case.report or {"overall": "no_dicom", "studies": [], "notes": [],
                                        "files": {"dicom": 0, "not_dicom": [], "unreadable": []}},
                 report_json=json.dumps(case.report, ensure_ascii=False, indent=2) if case.report else "",
@@ -254,8 +257,8 @@ async def reply_to_patient(request: web.Request, session: CoordinatorSession, fo
     if not text or len(text) > LONGEST_REPLY:
         return await _case_view(request, session, status=400, problem="long" if text else "empty", draft=text)
     try:
-        delivery = await answer(request.config_dict[REPOSITORY], request.config_dict.get(TELEGRAM), case_id,
-                                session.coordinator.username, text, auth.now(request))
+        delivery = await asyncio.to_thread(answer, request.config_dict[CORE], case_id,
+                                           session.coordinator.username, text, auth.now(request))
     except CaseGone:
         return missing(request, session, case_id)
     raise web.HTTPSeeOther(f"/coordinator/case/{case_id}?done={'replied' if delivery.delivered else 'kept'}")

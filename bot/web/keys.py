@@ -9,6 +9,8 @@ from storage import Repository, Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 REPOSITORY = web.AppKey("repository", Repository)
-TELEGRAM = web.AppKey("telegram", Any)   # python-telegram-bot Application, or None when the channel is off
+CORE = web.AppKey("core", Any)           # cases.CaseCore: steps, jobs asked for, the outbox
+JOBS = web.AppKey("jobs", Any)           # cases.jobs.Jobs: what this process runs when it runs jobs
+TELEGRAM = web.AppKey("telegram", Any)   # python-telegram-bot Application, or None when the channel is off (webhook)
 WEB = web.AppKey("web_chat", Any)      # bot.web.chat.WebChat: visitors, the web channel, uploads
 LOCALE = web.RequestKey("locale", str)  # the language a handler found for this request (error pages use it)

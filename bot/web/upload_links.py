@@ -1,6 +1,6 @@
 """One-time upload pages (`/u/TOKEN`) for Telegram patients whose file is too large for the Bot API.
 
-    link = upload_link(repository, settings, "telegram:12345")   # https://…/u/TOKEN, valid 24 h, tied to the case
+    link = cases.upload_link(repository, settings, "telegram:12345")   # https://…/u/TOKEN, valid 24 h, tied to the case
 
 The page speaks the case's language and takes files (the same resumable uploads as the chat) into the
 case; when the patient's files are all in, the page calls `finish`: the token is spent, the Telegram
@@ -13,18 +13,11 @@ import asyncio
 
 from aiohttp import web
 
-from bot.web.keys import LOCALE, REPOSITORY, SETTINGS, WEB
+from bot.web.keys import CORE, LOCALE, REPOSITORY, SETTINGS, WEB
 from bot.web.pages import page
 from bot.web.problems import Problem
 from dialogs.machine import ask
-from storage import Repository, Settings
 from storage.upload_tokens import Grant, UploadTokens, token_hash
-
-
-def upload_link(repository: Repository, settings: Settings, chat: str) -> str:
-    """A new one-time upload link for the chat's case (blocking: call it in a worker thread)."""
-    token = UploadTokens(repository).issue(chat)
-    return f"{settings.public_url.rstrip('/')}/u/{token}"
 
 
 async def _grant(request: web.Request) -> Grant:
@@ -70,9 +63,10 @@ async def finish(request: web.Request) -> web.Response:
         raise Problem(410, "link_spent")
     case = await asyncio.to_thread(request.app[REPOSITORY].load, grant.chat)
     told = False
-    if case is not None:
+    if case is not None:     # the files step's answer, delivered in the patient's own chat
         reply = ask(case, received=received[-1]) if received else ask(case)
-        told = await chat_app.channel.tell_telegram(grant.chat, case.locale, [reply])
+        await asyncio.to_thread(request.app[CORE].announce, grant.chat, [reply])
+        told = True
     return web.json_response({"received": len(received), "told": told})
 
 

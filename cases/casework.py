@@ -2,23 +2,21 @@
 answer its patient on the patient's own channel.
 
 A coordinator's answer is kept with the case in `case.handoff["replies"]` as
-`{"text", "at" (ISO UTC), "by" (username), "delivered" (bool)}`, whatever the channel: the web chat
-page shows them to web patients; a Telegram patient also gets it at once from the bot, introduced
-in their language ("Message from your coordinator:"), when the Telegram channel is running.
+`{"text", "at" (ISO UTC), "by" (username), "message" (its outbox id)}` and recorded in the outbox in
+the same step: the web chat page shows it, a Telegram patient gets it from a delivery job, introduced
+in their language ("Message from your coordinator:"), whichever process runs Telegram. Whether it was
+delivered is the outbox message's state (`delivery_state`), shown on the dashboard.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from telegram.error import TelegramError
 
 from dialogs.case import Case
 from dialogs.events import Reply
 from dialogs.handoff import summary
-from dialogs.replies import render
 from rules.errors import ScanPassError
 from storage import Repository
 
@@ -97,43 +95,32 @@ def claim(repository: Repository, case_id: int, username: str) -> Case:
     return case
 
 
-async def answer(repository: Repository, telegram, case_id: int, username: str, text: str,
-                 at: datetime | None = None) -> Delivery:
-    """Send the coordinator's text to the patient on their channel and keep it with the case."""
-    case = await asyncio.to_thread(handed_off_case, repository, case_id)
-    delivered = True
-    if case.chat.startswith("telegram:"):
-        delivered = await _to_telegram(telegram, case, text)
+def answer(core, case_id: int, username: str, text: str, at: datetime | None = None) -> Delivery:
+    """Record the coordinator's text for the patient (outbox) and keep it with the case, in one step.
+    Blocking: call it in a worker thread."""
+    repository = core.repository
+    chat = handed_off_case(repository, case_id).chat
     moment = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    entry = {"text": text, "at": moment, "by": username, "delivered": delivered}
-    case = await asyncio.to_thread(_record, repository, case.chat, case_id, entry)
-    log.info("case %d answered from the dashboard (delivered: %s)", case_id, delivered)
-    return Delivery(delivered, case)
-
-
-async def _to_telegram(telegram, case: Case, text: str) -> bool:
-    if telegram is None or not telegram.running:
-        return False
-    message = render(Reply("coordinator_reply", {"text": text}), case.locale).text
-    try:
-        await telegram.bot.send_message(int(case.chat.partition(":")[2]), message)
-    except TelegramError as error:
-        log.warning("reply for case %d not delivered: %s", case.id, type(error).__name__)
-        return False
-    return True
-
-
-def _record(repository: Repository, chat: str, case_id: int, entry: dict) -> Case:
     with repository.step(chat) as case:
         _still_handed_off(case, case_id)
+        message = core.tell(chat, f"reply:{case_id}:{secrets.token_hex(8)}", [Reply("coordinator_reply", {"text": text})],
+                            case, sender="coordinator")
+        entry = {"text": text, "at": moment, "by": username, "message": message}
         case.handoff = {**case.handoff, "replies": [*case.handoff.get("replies", []), entry]}
         if not case.handoff.get("claimed_by"):
-            case.handoff["claimed_by"] = entry["by"]
-        if entry["delivered"]:
-            case.status = "answered"
-        elif case.status == "handed_off":
-            case.status = "claimed"
-    return case
+            case.handoff["claimed_by"] = username
+        case.status = "answered"
+    core.queue.wake()
+    log.info("case %d answered by a coordinator", case_id)
+    return Delivery(True, case)
+
+
+def delivery_state(core, entry: dict) -> tuple[str, str | None]:
+    """A kept reply's delivery: queued, sent or failed (with the kind of the last failure)."""
+    message = core.outbox.get(entry["message"]) if entry.get("message") else None
+    if message is None:
+        return ("sent" if entry.get("delivered", True) else "failed"), None
+    return message.state, message.error
 
 
 def _still_handed_off(case: Case, case_id: int) -> None:
