@@ -10,14 +10,12 @@ up counted as DICOM, listed as not DICOM, unreadable or ignored.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import tempfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from rules import uploads
 from rules.answers import Answers
@@ -27,6 +25,9 @@ from rules.policy import load
 from rules.report import Files, Report
 from rules.studies import assemble
 from rules.verdicts import judge_all
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 Progress = Callable[[int, int], None]  # (files done, files in all)
 
@@ -107,6 +108,7 @@ def _workers(plan: uploads.Plan, workers: int | None) -> int:
 def _start_method() -> multiprocessing.context.BaseContext:
     """fork when this process has one thread (the CLI: fastest); forkserver inside a threaded server,
     where forking a process that holds other threads' locks can hang the child."""
+    import multiprocessing  # here, not at the top: a small upload never starts a worker
     if threading.active_count() > 1 and "forkserver" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("forkserver")
     return multiprocessing.get_context()
@@ -130,6 +132,8 @@ def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | No
                 if progress:
                     progress(min(harvest.seen, total), total)
         else:
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
             with ProcessPoolExecutor(max_workers=count, mp_context=_start_method()) as pool:
                 futures = {pool.submit(read_batch, job, limits, scratch): job for job in jobs}
                 for future in as_completed(futures):
