@@ -26,7 +26,7 @@ from rules.header import NotDicom, Unreadable, read_image
 from rules.policy import load
 from rules.report import Files, Report
 from rules.studies import assemble
-from rules.verdicts import judge_all
+from rules.judging import judge_all
 
 Progress = Callable[[int, int], None]  # (files done, files in all)
 
