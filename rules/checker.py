@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from rules import uploads
+from rules import containers
 from rules.answers import Answers
 from rules.facts import ImageFacts, SeriesFacts
 from rules.header import NotDicom, Unreadable, read_image
 from rules.policy import load
 from rules.report import Files, Report
 from rules.studies import assemble
-from rules.verdicts import judge_all
+from rules.judging import judge_all
 
 if TYPE_CHECKING:
     import multiprocessing.context
@@ -56,18 +56,18 @@ class Harvest:
         self.files.ignored += other.files.ignored
         self.seen += other.seen
 
-    def record(self, entry: uploads.Entry) -> None:
+    def record(self, entry: containers.Entry) -> None:
         if entry.status == "ignored":
             self.files.ignored.append((entry.name, entry.code))
         else:
             self.files.unreadable.append((entry.name, entry.code, entry.limit))
 
 
-def read_batch(batch: uploads.Batch, limits: uploads.Limits, scratch: str | None) -> Harvest:
+def read_batch(batch: containers.Batch, limits: containers.Limits, scratch: str | None) -> Harvest:
     """Read every member of one batch (runs in a worker process for large uploads)."""
     harvest = Harvest()
-    for item in uploads.walk(batch, limits, Path(scratch) if scratch else None):
-        if isinstance(item, uploads.Entry):
+    for item in containers.walk(batch, limits, Path(scratch) if scratch else None):
+        if isinstance(item, containers.Entry):
             harvest.record(item)
             continue
         harvest.seen += 1
@@ -88,16 +88,16 @@ def read_batch(batch: uploads.Batch, limits: uploads.Limits, scratch: str | None
     return harvest
 
 
-def _jobs(plan: uploads.Plan, workers: int) -> list[uploads.Batch]:
+def _jobs(plan: containers.Plan, workers: int) -> list[containers.Batch]:
     if workers <= 1:
         return plan.batches
     jobs = []
     for batch in plan.batches:
-        jobs.extend(uploads.split(batch, workers * CHUNKS_PER_WORKER))
+        jobs.extend(containers.split(batch, workers * CHUNKS_PER_WORKER))
     return jobs
 
 
-def _workers(plan: uploads.Plan, workers: int | None) -> int:
+def _workers(plan: containers.Plan, workers: int | None) -> int:
     if workers is not None:
         return max(1, workers)
     if plan.total_members < PARALLEL_FROM:
@@ -114,11 +114,11 @@ def _start_method() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context()
 
 
-def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | None = None,
+def read_uploads(paths: Iterable[str | os.PathLike], limits: containers.Limits | None = None,
                  progress: Progress | None = None, workers: int | None = None,
                  names: dict[str, str] | None = None) -> Harvest:
-    limits = limits or uploads.Limits()
-    plan = uploads.plan([Path(path) for path in paths], limits, names)
+    limits = limits or containers.Limits()
+    plan = containers.plan([Path(path) for path in paths], limits, names)
     harvest = Harvest()
     for entry in plan.entries:
         harvest.record(entry)
@@ -148,7 +148,7 @@ def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | No
 
 
 def check(paths: Iterable[str | os.PathLike], answers: Answers | None = None, *,
-          progress: Progress | None = None, limits: uploads.Limits | None = None, workers: int | None = None,
+          progress: Progress | None = None, limits: containers.Limits | None = None, workers: int | None = None,
           names: dict[str, str] | None = None) -> Report:
     """Check a patient's uploads against the policy: the one entry point every channel calls.
 

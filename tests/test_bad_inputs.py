@@ -11,7 +11,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.tag import Tag
 
 from rules import Answers, check
-from rules.uploads import Limits
+from rules.containers import Limits
 from tests.archives import dicom_bytes, make_7z, make_tar, make_zip, zip_of_zeros
 from tests.factory import SeriesSpec, make_dataset, write, write_study
 

@@ -1,0 +1,54 @@
+"""Zip archives: the central directory surveyed when planning, members opened by name when walking."""
+from __future__ import annotations
+
+import stat
+import zipfile
+from collections.abc import Iterator
+
+from rules.containers.budget import Limits, size_problem
+from rules.containers.members import IGNORED, UNREADABLE, Entry, Item, Survey
+from rules.containers.names import ignored_code, is_unsafe, quiet_code
+
+
+def survey_zip(zf: zipfile.ZipFile, display: str, limits: Limits, room: int, files_left: int) -> Survey:
+    survey = Survey()
+    infos = [info for info in zf.infolist() if not info.is_dir()]
+    unpacked = sum(info.file_size for info in infos)
+    packed = sum(info.compress_size for info in infos)
+    problem = size_problem(display, unpacked, packed, limits, room)
+    if problem:
+        survey.entries.append(problem)
+        return survey
+    encrypted = False
+    for info in infos:
+        name = f"{display}/{info.filename}"
+        if is_unsafe(info.filename):
+            survey.entries.append(Entry(name, UNREADABLE, "unsafe_path"))
+        elif stat.S_ISLNK(info.external_attr >> 16):
+            survey.entries.append(Entry(name, UNREADABLE, "symlink"))
+        elif info.flag_bits & 1:
+            encrypted = True
+        elif code := ignored_code(info.filename):
+            survey.entries.append(Entry(name, IGNORED, code))
+        elif len(survey.members) >= files_left:
+            survey.entries.append(Entry(display, UNREADABLE, "too_many_files", limits.max_files))
+            break
+        else:
+            survey.members.append(info.filename)
+            survey.quiet.append(quiet_code(info.filename))
+    if encrypted:
+        survey.entries.insert(0, Entry(display, UNREADABLE, "password_protected"))
+    return survey
+
+
+def members(walker, zf: zipfile.ZipFile, display: str, members, quiet, depth: int) -> Iterator[Item | Entry]:
+    for member, quiet_as in zip(members, quiet):
+        name = f"{display}/{member}"
+        try:
+            stream = zf.open(member)
+            size = zf.getinfo(member).file_size
+        except Exception:
+            yield Entry(name, UNREADABLE, "corrupt_archive")
+            continue
+        with stream:
+            yield from walker.offer(name, stream, size, quiet_as, depth)
