@@ -10,11 +10,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from rules.containers.budget import Limits
-from rules.containers.disc_images import plan_iso
 from rules.containers.kinds import BATCH_KINDS, sniff_path
 from rules.containers.members import IGNORED, UNREADABLE, Batch, Entry, Plan
 from rules.containers.names import ignored_code, quiet_code
-from rules.containers.seven_zip import plan_7z
 from rules.containers.tar_archives import estimate_tar
 from rules.containers.zip_archives import survey_zip
 
@@ -123,8 +121,12 @@ def _plan_container(path: str, display: str, kind: str, limits: Limits, result: 
             with zipfile.ZipFile(path) as zf:
                 survey = survey_zip(zf, display, limits, limits.max_total_bytes, files_left)
         elif kind == "iso":
+            from rules.containers.disc_images import plan_iso  # pycdlib: imported for discs only
+
             survey = plan_iso(path, display, limits, files_left)
         elif kind == "7z":
+            from rules.containers.seven_zip import plan_7z  # py7zr: imported for 7z only
+
             return plan_7z(path, display, limits, result, files_left)
         else:
             count = min(files_left, estimate_tar(path, kind))

@@ -12,10 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-import py7zr.exceptions
-import pycdlib
-
-from rules.containers import disc_images, seven_zip, tar_archives, zip_archives
+from rules.containers import tar_archives, zip_archives
 from rules.containers.budget import Budget, LimitHit, Limits
 from rules.containers.kinds import BATCH_KINDS, SNIFF, container_kind
 from rules.containers.members import UNREADABLE, Batch, Entry, Item
@@ -51,6 +48,10 @@ class Walker:
             with zipfile.ZipFile(batch.container) as zf:
                 yield from zip_archives.members(self, zf, batch.display, batch.members, quiet, depth=0)
         elif batch.kind == "iso":
+            import pycdlib  # discs only, as py7zr for 7z only: a check of plain files never loads them
+
+            from rules.containers import disc_images
+
             iso = pycdlib.PyCdlib()
             iso.open(batch.container)
             try:
@@ -90,16 +91,22 @@ class Walker:
 
     def stream(self, display: str, fp: BinaryIO, kind: str, depth: int) -> Iterator[Item | Entry]:
         """A tar (maybe compressed) or a 7z, read strictly in order."""
+        password_required = too_large = ()  # py7zr's exceptions, once a 7z is opened (an empty tuple catches nothing)
         try:
             if kind == "7z":
+                import py7zr.exceptions
+
+                from rules.containers import seven_zip
+
+                password_required, too_large = py7zr.exceptions.PasswordRequired, py7zr.exceptions.DecompressionBombError
                 yield from seven_zip.members(self, display, fp, depth)
             else:
                 yield from tar_archives.members(self, display, fp, kind, depth)
         except LimitHit:
             raise
-        except py7zr.exceptions.PasswordRequired:
+        except password_required:
             yield Entry(display, UNREADABLE, "password_protected")
-        except py7zr.exceptions.DecompressionBombError:
+        except too_large:
             yield Entry(display, UNREADABLE, "archive_too_large", self.limits.max_total_bytes)
         except Exception:
             log.info("a stream archive stopped early", exc_info=log.isEnabledFor(logging.DEBUG))
@@ -157,6 +164,10 @@ class Walker:
                 container = zipfile.ZipFile(fp)
                 survey = zip_archives.survey_zip(container, name, self.limits, self.budget.room, files_left)
             else:
+                import pycdlib
+
+                from rules.containers import disc_images
+
                 container = pycdlib.PyCdlib()
                 container.open_fp(fp)
                 packed = fp.seek(0, io.SEEK_END)
