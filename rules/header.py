@@ -30,6 +30,7 @@ NEEDED_KEYWORDS = list(NEEDED)
 KEYWORD_TAGS = {keyword: tag for keyword, (tag, _) in NEEDED.items()}
 NEEDED_TAGS = frozenset(KEYWORD_TAGS.values())
 TAG_VRS = {tag: vr for tag, vr in NEEDED.values()}
+IDENTITY_TAGS = frozenset(tag for tag in NEEDED_TAGS if tag >> 16 == 0x0020)  # without one, a file is no image
 # Private creators whose blocks hold a value we read: (group, creator) -> [(element offset, key)].
 PRIVATE_CREATORS: dict[tuple[int, str], list[int]] = {}
 for _group, _creator, _offset in PRIVATE_B_VALUE:
@@ -40,9 +41,11 @@ IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 READ_BY_PYDICOM = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}  # not walked here: pydicom reads them
 
+# Reads are sized by what the walk needs, never by what earlier files needed, so the bytes read
+# (and so what a damaged archive member fails on) depend on the file alone.
+HEAD_READ = 4 * 1024  # the first read: all of a small header (many CT exports have about 2 KB)
+READ_STEP = 4 * 1024  # a read past the first one takes at least this much
 FIRST_READ = 16 * 1024  # what a file that is not DICOM is judged on
-READ_STEP = 8 * 1024  # a read past the first one takes at least this much
-MAX_GUESS = 64 * 1024  # the first read never takes more than this
 MAX_HEADER = 64 * 1024 * 1024  # a header larger than this is not a header
 UNDEFINED = 0xFFFFFFFF
 LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
@@ -269,7 +272,7 @@ class RawHeader:
 def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult:
     """Read one file's header from `fp` (any readable stream, seekable or not)."""
     try:
-        head = fp.read(_guess.size)
+        head = fp.read(HEAD_READ)
         if type(head) is not bytes:
             head = bytes(head)
     except OSError:
@@ -300,6 +303,8 @@ def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult
         return _read_with_pydicom(fp, walker.buf if walker.start == 0 else None, source)
     except (struct.error, ValueError, OverflowError, MemoryError):
         return Unreadable(source, "bad_header")
+    except OSError:  # a read past the first one failed (a damaged member of an archive)
+        return Unreadable(source, "read_error")
 
 
 def _walk(walker: _Walker, source: str, pos: int, has_meta: bool, implicit: bool) -> ReadResult:
@@ -313,11 +318,12 @@ def _walk(walker: _Walker, source: str, pos: int, has_meta: bool, implicit: bool
             if length == UNDEFINED:
                 raise HeaderError("bad_header")
             i = walker.ensure(pos, pos + header + length)
-            value = bytes(walker.buf[i + header : i + header + length]).rstrip(b"\x00 ").decode("ascii", "replace")
-            if tag == 0x00020010:
-                transfer_syntax = value
-            elif tag == 0x00020002:
-                media_sop_class = value
+            if tag == 0x00020010 or tag == 0x00020002:
+                value = bytes(walker.buf[i + header : i + header + length]).rstrip(b"\x00 ").decode("ascii", "replace")
+                if tag == 0x00020010:
+                    transfer_syntax = value
+                else:
+                    media_sop_class = value
             pos += header + length
         if media_sop_class == DICOMDIR_SOP_CLASS:
             return ImageFacts(source=source, sop_class_uid=DICOMDIR_SOP_CLASS, transfer_syntax=transfer_syntax)
@@ -325,9 +331,8 @@ def _walk(walker: _Walker, source: str, pos: int, has_meta: bool, implicit: bool
             raise _Unsupported()
         implicit = transfer_syntax == IMPLICIT_LE
 
-    elements, private_values, saw_private, stop = _dataset(walker, pos, implicit)
-    _guess.learn(stop)
-    if not any(tag >> 16 == 0x0020 for tag in elements):
+    elements, private_values, saw_private = _dataset(walker, pos, implicit)
+    if not IDENTITY_TAGS & elements.keys():
         raise HeaderError("no_image_identity")
     key = (transfer_syntax, media_sop_class, saw_private, implicit, tuple(elements.items()), tuple(private_values.items()))
     known = _FACTS.get(key)
@@ -340,34 +345,17 @@ def _walk(walker: _Walker, source: str, pos: int, has_meta: bool, implicit: bool
     return facts
 
 
-class _Guess:
-    """How much to read first: a little more than the last header took, so most files take one read.
-
-    The images of one series have headers of nearly the same size, and a read
-    from the page cache or an inflated zip member costs by the byte: a 2 KB
-    header is read as about 3 KB, a 20 KB one in one read, not in steps.
-    """
-
-    def __init__(self) -> None:
-        self.size = READ_STEP
-
-    def learn(self, header_end: int) -> None:
-        self.size = min(MAX_GUESS, max(1024, header_end + 1024))
-
-
-_guess = _Guess()
-
 # Facts by everything they are made of but the file's name: the images of a series mostly repeat
 # the same values byte for byte, so each distinct header is converted once per process.
 _FACTS: dict[tuple, ImageFacts] = {}
 FACTS_KEPT = 256
 
 
-def _dataset(walker: _Walker, pos: int, implicit: bool) -> tuple[dict, dict, bool, int]:
+def _dataset(walker: _Walker, pos: int, implicit: bool) -> tuple[dict, dict, bool]:
     """Walk the dataset from `pos` to the pixel data (or the end).
 
-    Returns the needed elements, the needed private values, whether any private
-    element was seen, and the offset where the walk stopped.
+    Returns the needed elements, the needed private values, and whether any
+    private element was seen.
 
     The common case, an element header already in the buffer, is decoded inline; anything
     else (a header across the buffer's end, a sequence, a value to fetch) goes through `walker`.
@@ -411,7 +399,6 @@ def _dataset(walker: _Walker, pos: int, implicit: bool) -> tuple[dict, dict, boo
         if group >= PIXEL_DATA_GROUP:
             if size is not None and length != UNDEFINED and pos + header + length > size:
                 raise HeaderError("truncated")
-            pos += header
             break
         if group == 0xFFFE:
             raise HeaderError("bad_header")
@@ -450,7 +437,7 @@ def _dataset(walker: _Walker, pos: int, implicit: bool) -> tuple[dict, dict, boo
             continue
         buf, base = walker.buf, walker.start  # _value may have read on
         end = base + len(buf)
-    return elements, private_values, saw_private, pos
+    return elements, private_values, saw_private
 
 
 def _value(walker: _Walker, begin: int, end: int) -> bytes:
@@ -468,7 +455,10 @@ def _read_with_pydicom(fp: BinaryIO, head: bytes | None, source: str) -> ReadRes
     except (AttributeError, OSError, io.UnsupportedOperation):
         if head is None:  # the walk dropped bytes of a stream that cannot go back
             return Unreadable(source, "bad_header")
-        rest = fp.read(MAX_HEADER)
+        try:
+            rest = fp.read(MAX_HEADER)
+        except OSError:
+            return Unreadable(source, "read_error")
         stream = io.BytesIO(head + rest)
     dicom = pydicom()
     try:

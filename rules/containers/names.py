@@ -1,6 +1,7 @@
 """Member names: unsafe ones (never read), ignored ones (listed, never read) and a viewer's files."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -41,7 +42,14 @@ def ignored_code(name: str) -> str:
 
 def quiet_code(name: str) -> str:
     """"viewer" for files in a viewer's folder: counted if DICOM, else listed as ignored."""
-    for folder in (part.lower() for part in name_parts(name)[:-1]):
+    folders = name_parts(name)[:-1]
+    return _quiet_folders(tuple(folders)) if folders else ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _quiet_folders(folders: tuple[str, ...]) -> str:
+    """quiet_code for the folders a name is in: the same for every file of a folder, so worked out once."""
+    for folder in (part.lower() for part in folders):
         if folder in VIEWER_FOLDERS or any(brand in folder for brand in VIEWER_BRANDS):
             return "viewer"
     return ""

@@ -69,13 +69,16 @@ class Walker:
     # ---- containers
 
     def files(self, batch: Batch, quiet: tuple[str, ...]) -> Iterator[Item | Entry]:
+        prefix = os.path.join(batch.container, "")  # planning lists a folder's files as prefix + relative path
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
         for path, quiet_as in zip(batch.members, quiet):
             if batch.container:
-                name = f"{batch.display}/{Path(os.path.relpath(path, batch.container)).as_posix()}"
+                relative = path[len(prefix) :] if path.startswith(prefix) else os.path.relpath(path, batch.container)
+                name = f"{batch.display}/{relative if os.sep == '/' else Path(relative).as_posix()}"
             else:
                 name = batch.display or Path(path).name
             try:
-                fp = os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
+                fp = os.fdopen(os.open(path, flags), "rb", buffering=0)  # unbuffered: the reader asks for what it needs
             except FileNotFoundError:
                 yield Entry(name, UNREADABLE, "not_found")
                 continue
@@ -114,8 +117,12 @@ class Walker:
 
     # ---- one member
 
-    def offer(self, name: str, stream: BinaryIO, size: int | None, quiet: str, depth: int, seekable: bool = False) -> Iterator[Item | Entry]:
-        """Yield a member as an Item, or expand it when it is itself an archive or disc."""
+    def offer(self, name: str, stream: BinaryIO, size: int | None, quiet: str, depth: int, seekable: bool = False,
+              rewind: bool = False) -> Iterator[Item | Entry]:
+        """Yield a member as an Item, or expand it when it is itself an archive or disc.
+
+        `seekable`: the stream seeks anywhere cheaply (a file); `rewind`: it goes back to its start
+        cheaply but reads on only in order (an inflated zip member), so a nested archive is still spooled."""
         try:
             head = read_head(stream)
         except LimitHit:
@@ -126,7 +133,7 @@ class Walker:
         kind = container_kind(head)
         if not kind:
             self.budget.take_file()
-            if seekable:
+            if seekable or rewind:
                 stream.seek(0)
                 yield Item(name, size, stream, quiet)
             else:

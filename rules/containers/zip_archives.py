@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from rules.containers.budget import Limits, size_problem
 from rules.containers.members import IGNORED, UNREADABLE, Entry, Item, Survey
 from rules.containers.names import ignored_code, is_unsafe, quiet_code
+from rules.containers.zip_streams import archive_fd, open_member
 
 
 def survey_zip(zf: zipfile.ZipFile, display: str, limits: Limits, room: int, files_left: int) -> Survey:
@@ -42,13 +43,18 @@ def survey_zip(zf: zipfile.ZipFile, display: str, limits: Limits, room: int, fil
 
 
 def members(walker, zf: zipfile.ZipFile, display: str, members, quiet, depth: int) -> Iterator[Item | Entry]:
+    fd = archive_fd(zf)
     for member, quiet_as in zip(members, quiet):
         name = f"{display}/{member}"
         try:
-            stream = zf.open(member)
-            size = zf.getinfo(member).file_size
+            info = zf.getinfo(member)
+            stream = open_member(fd, info, zf.metadata_encoding) if fd is not None else None  # read straight from the file
+            direct = stream is not None
+            if not direct:
+                stream = zf.open(member)
+            size = info.file_size
         except Exception:
             yield Entry(name, UNREADABLE, "corrupt_archive")
             continue
         with stream:
-            yield from walker.offer(name, stream, size, quiet_as, depth)
+            yield from walker.offer(name, stream, size, quiet_as, depth, rewind=direct)
