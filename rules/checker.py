@@ -125,25 +125,28 @@ def read_uploads(paths: Iterable[str | os.PathLike], limits: containers.Limits |
     count = _workers(plan, workers)
     jobs = _jobs(plan, count)
     total = max(plan.total_members, 1)
-    with tempfile.TemporaryDirectory(prefix="scanpass-") as scratch:
-        if count == 1 or len(jobs) <= 1:
-            for job in jobs:
-                harvest.merge(read_batch(job, limits, scratch))
-                if progress:
-                    progress(min(harvest.seen, total), total)
-        else:
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(max_workers=count, mp_context=_start_method()) as pool:
-                futures = {pool.submit(read_batch, job, limits, scratch): job for job in jobs}
-                for future in as_completed(futures):
-                    try:
-                        part = future.result()
-                    except Exception:  # a worker that could not start or died: read its batch here instead
-                        part = read_batch(futures[future], limits, scratch)
-                    harvest.merge(part)
+    try:
+        with tempfile.TemporaryDirectory(prefix="scanpass-") as scratch:
+            if count == 1 or len(jobs) <= 1:
+                for job in jobs:
+                    harvest.merge(read_batch(job, limits, scratch))
                     if progress:
                         progress(min(harvest.seen, total), total)
+            else:
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+
+                with ProcessPoolExecutor(max_workers=count, mp_context=_start_method()) as pool:
+                    futures = {pool.submit(read_batch, job, limits, scratch): job for job in jobs}
+                    for future in as_completed(futures):
+                        try:
+                            part = future.result()
+                        except Exception:  # a worker that could not start or died: read its batch here instead
+                            part = read_batch(futures[future], limits, scratch)
+                        harvest.merge(part)
+                        if progress:
+                            progress(min(harvest.seen, total), total)
+    finally:
+        containers.release()  # the zip this process kept open for its batches
     return harvest
 
 

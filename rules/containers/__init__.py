@@ -30,5 +30,6 @@ from rules.containers.budget import Limits
 from rules.containers.members import IGNORED, UNREADABLE, Batch, Entry, Item, Plan
 from rules.containers.planning import plan, split
 from rules.containers.walking import walk
+from rules.containers.zip_archives import release
 
-__all__ = ["IGNORED", "UNREADABLE", "Batch", "Entry", "Item", "Limits", "Plan", "plan", "split", "walk"]
+__all__ = ["IGNORED", "UNREADABLE", "Batch", "Entry", "Item", "Limits", "Plan", "plan", "release", "split", "walk"]

@@ -45,8 +45,8 @@ class Walker:
         if batch.kind == "files":
             yield from self.files(batch, quiet)
         elif batch.kind == "zip":
-            with zipfile.ZipFile(batch.container) as zf:
-                yield from zip_archives.members(self, zf, batch.display, batch.members, quiet, depth=0)
+            zf = zip_archives.opened(batch.container)  # kept open for the next batch of the same zip
+            yield from zip_archives.members(self, zf, batch.display, batch.members, quiet, depth=0)
         elif batch.kind == "iso":
             import pycdlib  # discs only, as py7zr for 7z only: a check of plain files never loads them
 

@@ -1,7 +1,9 @@
 """Zip archives: the central directory surveyed when planning, members opened by name when walking."""
 from __future__ import annotations
 
+import os
 import stat
+import threading
 import zipfile
 from collections.abc import Iterator
 
@@ -58,3 +60,30 @@ def members(walker, zf: zipfile.ZipFile, display: str, members, quiet, depth: in
             continue
         with stream:
             yield from walker.offer(name, stream, size, quiet_as, depth, rewind=direct)
+
+
+# The archive a thread read last, with its central directory: a large zip is read as several batches
+# in turn by each worker, and reading a directory of thousands of members costs more than their headers.
+# Per thread (a server checks several uploads at once in threads), and per process (a forked child opens its own).
+_kept = threading.local()
+
+
+def opened(path: str) -> zipfile.ZipFile:
+    """The zip at `path`, opened once per thread for all its batches (until `release()` or another zip)."""
+    info = os.stat(path)
+    key = (os.getpid(), path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    kept = getattr(_kept, "zip", None)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    release()
+    zf = zipfile.ZipFile(path)
+    _kept.zip = (key, zf)
+    return zf
+
+
+def release() -> None:
+    """Close the zip `opened` kept for this thread."""
+    kept = getattr(_kept, "zip", None)
+    _kept.zip = None
+    if kept is not None and kept[0][0] == os.getpid():
+        kept[1].close()
