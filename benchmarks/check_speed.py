@@ -628,11 +628,16 @@ def report(study: Study, tools: list[Tool], repeat: int, missing: list[str], pro
         f"(deflated to {study.zip_bytes / max(study.folder_bytes, 1):.0%})  CT 512x512 16-bit, 3 series"
     )
     print(f"seconds: best of {repeat}, wall clock incl. start-up;  memory: highest of {repeat}, process tree summed")
-    print(f"{'tool':<24} {'seconds':>8} {'files/s':>9} {'peak RSS MB':>12} {'(largest process)':>17} {'PSS MB':>7} "
-          f"{'vs dcmdump':>11} {'vs pydicom':>11}")
-    fair = next((t for t in tools if t.name.startswith("dcmdump") and t.name.endswith(f"{processes} processes") and t.runs), None)
-    fair = fair or next((t for t in tools if t.name.startswith("dcmdump") and t.runs), None)
+    single = next((t for t in tools if t.name == "dcmdump, 1 process" and t.runs), None)
+    fair = next((t for t in tools if t.name == f"dcmdump, {processes} processes" and t.runs), single)
     pydicom_loop = next((t for t in tools if t.name.startswith("pydicom") and t.runs), None)
+    references = [(fair, f"vs dcmdump {processes}p" if fair is not single else "vs dcmdump")]
+    if single is not None and fair is not single:
+        references.append((single, "vs dcmdump 1p"))
+    if pydicom_loop is not None:
+        references.append((pydicom_loop, "vs pydicom"))
+    print(f"{'tool':<24} {'seconds':>8} {'files/s':>9} {'peak RSS MB':>12} {'(largest process)':>17} {'PSS MB':>7} "
+          + " ".join(f"{label:>13}" for _, label in references))
     peaks = {}
     for tool in tools:
         if not tool.runs:
@@ -641,9 +646,9 @@ def report(study: Study, tools: list[Tool], repeat: int, missing: list[str], pro
         one = tool.name.startswith("one file")
         files = 1 if one else study.files
         pss = f"{mb(tool.tree_pss):7.0f}" if tool.tree_pss else f"{'-':>7}"
-        versus = [f"{tool.best / ref.best:10.2f}x" if ref is not None and not one else f"{'':>11}" for ref in (fair, pydicom_loop)]
+        versus = [f"{tool.best / ref.best:12.2f}x" if ref is not None and not one else f"{'':>13}" for ref, _ in references]
         line = (f"{tool.name:<24} {tool.best:8.2f} {files / tool.best:9.0f} {mb(tool.tree_peak):12.0f}"
-                f" {f'({mb(tool.largest_process):.0f})':>17} {pss} {versus[0]} {versus[1]}")
+                f" {f'({mb(tool.largest_process):.0f})':>17} {pss} " + " ".join(versus))
         if tool.name.startswith("scanpass"):
             peaks[tool.name] = mb(tool.tree_peak)
             if fair is not None:
@@ -653,8 +658,8 @@ def report(study: Study, tools: list[Tool], repeat: int, missing: list[str], pro
         elif one:
             line += f"   target < {ONE_FILE_TARGET:.2f} s {'OK' if tool.best < ONE_FILE_TARGET else 'MISSED'}"
         print(line)
-    if fair is not None:
-        print(f"(vs dcmdump: against `{fair.name}`, as many processes as scanpass uses)")
+    if fair is not None and fair is not single:
+        print(f"(targets against `{fair.name}`: as many processes as scanpass uses; `vs dcmdump 1p` for reference)")
     for note in missing:
         print(note)
     if study.files < 1000:
