@@ -324,6 +324,6 @@ def test_every_code_of_an_unreadable_file_has_its_wording_in_the_checklist():
     worded = set(re.findall(r'"(\w+)"', macro))
     source = "\n".join(path.read_text() for path in (root / "rules").rglob("*.py"))
     used = set(re.findall(r'UNREADABLE, "(\w+)"', source)) | set(re.findall(r'HeaderError\("(\w+)"\)', source))
-    used |= set(re.findall(r'code = "(\w+)"', source))
+    used |= set(re.findall(r'code = "(\w+)"', source)) | set(re.findall(r'Unreadable\(\w+, "(\w+)"\)', source))
     assert {"corrupt_member", "truncated", "empty_file", "nested_too_deep"} <= used
     assert used - worded == {"read_error"}  # worded by the macro's last branch: "the file could not be read"
