@@ -10,6 +10,7 @@ up counted as DICOM, listed as not DICOM, unreadable or ignored.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import tempfile
@@ -20,11 +21,13 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from rules import containers
 from rules.answers import Answers
 from rules.facts import ImageFacts, SeriesFacts
-from rules.header import NotDicom, Unreadable, read_image
+from rules.header import NotDicom, ReadResult, Unreadable, read_image
+from rules.judging import judge_all
 from rules.policy import load
 from rules.report import Files, Report
 from rules.studies import assemble
-from rules.judging import judge_all
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import multiprocessing.context
@@ -62,6 +65,22 @@ class Harvest:
         else:
             self.files.unreadable.append((entry.name, entry.code, entry.limit))
 
+    def take(self, item: containers.Item, result: ReadResult) -> None:
+        """Count one member by what its header said."""
+        if isinstance(result, ImageFacts):
+            if result.is_dicomdir:
+                self.files.dicomdir += 1
+            else:
+                self.files.dicom += 1
+                SeriesFacts.group((result,), into=self.series)
+        elif isinstance(result, NotDicom):
+            if item.quiet:
+                self.files.ignored.append((item.name, item.quiet))
+            else:
+                self.files.not_dicom.append((item.name, result.kind))
+        elif isinstance(result, Unreadable):
+            self.files.unreadable.append((item.name, result.error, None))
+
 
 def read_batch(batch: containers.Batch, limits: containers.Limits, scratch: str | None) -> Harvest:
     """Read every member of one batch (runs in a worker process for large uploads)."""
@@ -71,20 +90,11 @@ def read_batch(batch: containers.Batch, limits: containers.Limits, scratch: str 
             harvest.record(item)
             continue
         harvest.seen += 1
-        result = read_image(item.stream, item.name, item.size)
-        if isinstance(result, ImageFacts):
-            if result.is_dicomdir:
-                harvest.files.dicomdir += 1
-            else:
-                harvest.files.dicom += 1
-                SeriesFacts.group((result,), into=harvest.series)
-        elif isinstance(result, NotDicom):
-            if item.quiet:
-                harvest.files.ignored.append((item.name, item.quiet))
-            else:
-                harvest.files.not_dicom.append((item.name, result.kind))
-        elif isinstance(result, Unreadable):
-            harvest.files.unreadable.append((item.name, result.error, None))
+        try:
+            harvest.take(item, read_image(item.stream, item.name, item.size))
+        except Exception as exc:  # the member's stream broke mid-read: this file is listed, the rest are read on
+            log.info("a member could not be read: %s", type(exc).__name__)  # never the name: it may name the patient
+            harvest.record(containers.failed_member(item.name, exc))
     return harvest
 
 

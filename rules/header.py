@@ -149,28 +149,42 @@ class _Walker:
         return (group << 16) | elem, vr, length, 8
 
     def skip_sequence(self, pos: int, implicit: bool) -> tuple[int, int]:
-        """Walk an undefined-length sequence from its first item; return (delimiter offset, offset after it)."""
+        """Walk an undefined-length sequence from its first item; return (delimiter offset, offset after it).
+
+        Nested sequences and items are walked with a stack, not by recursion: a file may nest them
+        hundreds deep. Each level is (an item, else a sequence; its elements implicit VR), innermost last.
+        """
+        levels = [(False, implicit)]
         while True:
-            i = self.ensure(pos, pos + 8)
+            in_item, implicit = levels[-1]
+            if in_item:  # elements until the item's delimiter
+                tag, vr, length, header = self.element(pos, implicit)
+                if tag == ITEM_END:
+                    levels.pop()
+                    pos += 8
+                elif tag in (ITEM, SEQUENCE_END):
+                    raise HeaderError("bad_sequence")
+                elif length == UNDEFINED:
+                    levels.append((False, implicit or vr == b"UN"))
+                    pos += header
+                else:
+                    pos += header + length
+                continue
+            i = self.ensure(pos, pos + 8)  # items until the sequence's delimiter
             group, elem, length = _TAG_LENGTH.unpack_from(self.buf, i)
             tag = (group << 16) | elem
             if tag == SEQUENCE_END:
-                return pos, pos + 8
-            if tag != ITEM:
+                levels.pop()
+                if not levels:
+                    return pos, pos + 8
+                pos += 8
+            elif tag != ITEM:
                 raise HeaderError("bad_sequence")
-            pos = self.skip_item(pos + 8, implicit) if length == UNDEFINED else pos + 8 + length
-
-    def skip_item(self, pos: int, implicit: bool) -> int:
-        while True:
-            tag, vr, length, header = self.element(pos, implicit)
-            if tag == ITEM_END:
-                return pos + 8
-            if tag in (ITEM, SEQUENCE_END):
-                raise HeaderError("bad_sequence")
-            if length == UNDEFINED:
-                pos = self.skip_sequence(pos + header, implicit or vr == b"UN")[1]
+            elif length == UNDEFINED:
+                levels.append((True, implicit))
+                pos += 8
             else:
-                pos += header + length
+                pos += 8 + length
 
 
 def _starts_like_dataset(head: bytes) -> tuple[bool, bool] | None:
@@ -275,8 +289,8 @@ def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult
         head = fp.read(HEAD_READ)
         if type(head) is not bytes:
             head = bytes(head)
-    except OSError:
-        return Unreadable(source, "read_error")
+    except OSError as exc:  # an archive's stream says why (a damaged member); a disk does not
+        return Unreadable(source, _read_error(exc))
     if not head:
         return Unreadable(source, "empty_file")
     if len(head) >= 132 and head[128:132] == b"DICM":
@@ -290,8 +304,8 @@ def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult
             if len(head) < FIRST_READ:
                 try:
                     head += fp.read(FIRST_READ - len(head))
-                except OSError:
-                    return Unreadable(source, "read_error")
+                except OSError as exc:
+                    return Unreadable(source, _read_error(exc))
             return NotDicom(source, kind_of(head[:FIRST_READ], source))
         start, (has_meta, implicit) = 0, shape
     walker = _Walker(fp, head, size)
@@ -303,8 +317,13 @@ def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult
         return _read_with_pydicom(fp, walker.buf if walker.start == 0 else None, source)
     except (struct.error, ValueError, OverflowError, MemoryError):
         return Unreadable(source, "bad_header")
-    except OSError:  # a read past the first one failed (a damaged member of an archive)
-        return Unreadable(source, "read_error")
+    except OSError as exc:  # a read past the first one failed (a damaged member of an archive)
+        return Unreadable(source, _read_error(exc))
+
+
+def _read_error(exc: OSError) -> str:
+    """What a failed read is listed as: the code an archive's stream gives (corrupt_member), else read_error."""
+    return getattr(exc, "code", None) or "read_error"
 
 
 def _walk(walker: _Walker, source: str, pos: int, has_meta: bool, implicit: bool) -> ReadResult:
@@ -457,8 +476,8 @@ def _read_with_pydicom(fp: BinaryIO, head: bytes | None, source: str) -> ReadRes
             return Unreadable(source, "bad_header")
         try:
             rest = fp.read(MAX_HEADER)
-        except OSError:
-            return Unreadable(source, "read_error")
+        except OSError as exc:
+            return Unreadable(source, _read_error(exc))
         stream = io.BytesIO(head + rest)
     dicom = pydicom()
     try:

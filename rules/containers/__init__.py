@@ -29,7 +29,9 @@ is by its first bytes), `names` (unsafe, ignored and viewer names), `members`
 from rules.containers.budget import Limits
 from rules.containers.members import IGNORED, UNREADABLE, Batch, Entry, Item, Plan
 from rules.containers.planning import plan, split
+from rules.containers.streams import DamagedMember, failed_member
 from rules.containers.walking import walk
 from rules.containers.zip_archives import release
 
-__all__ = ["IGNORED", "UNREADABLE", "Batch", "Entry", "Item", "Limits", "Plan", "plan", "release", "split", "walk"]
+__all__ = ["IGNORED", "UNREADABLE", "Batch", "DamagedMember", "Entry", "Item", "Limits", "Plan", "failed_member", "plan",
+           "release", "split", "walk"]

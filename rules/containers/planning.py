@@ -58,25 +58,32 @@ def _plan_path(path: Path, display: str, limits: Limits, result: Plan) -> None:
         result.total_members += 1
 
 
-def _scan(folder: str, relative: str = "") -> Iterator[tuple[str, os.DirEntry | None]]:
+def _scan(folder: str) -> Iterator[tuple[str, os.DirEntry | None]]:
     """Every entry below `folder`, sorted, depth first, never through a symlink.
 
+    Walked with a stack of listings, not by recursion: an upload may nest folders a thousand deep.
     A subfolder that cannot be listed comes out as (its name, None).
     """
-    try:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda entry: entry.name)
-    except OSError:
-        if not relative:
-            raise
-        yield relative.rstrip("/"), None
-        return
-    for entry in entries:
+    listings = [(iter(_listing(folder)), "")]  # the folders being walked, innermost last
+    while listings:
+        entries, relative = listings[-1]
+        entry = next(entries, None)
+        if entry is None:
+            listings.pop()
+            continue
         name = f"{relative}{entry.name}"
-        if entry.is_dir(follow_symlinks=False):
-            yield from _scan(entry.path, f"{name}/")
-        else:
-            yield name, entry
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                yield name, entry
+                continue
+            listings.append((iter(_listing(entry.path)), f"{name}/"))
+        except OSError:
+            yield name, None
+
+
+def _listing(folder: str) -> list[os.DirEntry]:
+    with os.scandir(folder) as listing:
+        return sorted(listing, key=lambda entry: entry.name)
 
 
 def _plan_folder(root: Path, display: str, limits: Limits, result: Plan) -> None:
@@ -89,19 +96,23 @@ def _plan_folder(root: Path, display: str, limits: Limits, result: Plan) -> None
             result.entries.append(Entry(display, UNREADABLE, "too_many_files", limits.max_files))
             break
         seen += 1
-        if entry is None:
+        try:
+            if entry is None:
+                result.entries.append(Entry(name, UNREADABLE, "read_error"))
+            elif entry.is_symlink():
+                result.entries.append(Entry(name, UNREADABLE, "symlink"))
+            elif not entry.is_file(follow_symlinks=False):
+                continue  # sockets, fifos, devices: nothing a scan is made of
+            elif code := ignored_code(relative):
+                result.entries.append(Entry(name, IGNORED, code))
+            elif kind := _sniff_or_none(entry.path):
+                seen += _plan_container(entry.path, name, kind, limits, result, limits.max_files - seen) - 1
+            else:
+                files.append(entry.path)
+                quiet.append(quiet_code(relative))
+        except Exception as exc:  # this entry is listed; the rest of the folder is planned on
+            log.info("a folder entry could not be planned: %s", type(exc).__name__)
             result.entries.append(Entry(name, UNREADABLE, "read_error"))
-        elif entry.is_symlink():
-            result.entries.append(Entry(name, UNREADABLE, "symlink"))
-        elif not entry.is_file(follow_symlinks=False):
-            continue  # sockets, fifos, devices: nothing a scan is made of
-        elif code := ignored_code(relative):
-            result.entries.append(Entry(name, IGNORED, code))
-        elif kind := _sniff_or_none(entry.path):
-            seen += _plan_container(entry.path, name, kind, limits, result, limits.max_files - seen) - 1
-        else:
-            files.append(entry.path)
-            quiet.append(quiet_code(relative))
     if files:
         result.batches.append(Batch("files", str(root), display, tuple(files), tuple(quiet)))
         result.total_members += len(files)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from rules.containers.budget import Budget, LimitHit
 from rules.containers.kinds import PEEK
+from rules.containers.members import UNREADABLE, Entry
 
 if TYPE_CHECKING:
     from rules.containers.walking import Walker
@@ -14,10 +15,24 @@ if TYPE_CHECKING:
 CHUNK = 1 << 20
 
 
+class DamagedMember(OSError):
+    """A member's bytes could not be had from its archive: a bad CRC, a decompressor error, a cut stream."""
+
+    code = "corrupt_member"
+
+
+def failed_member(name: str, exc: Exception) -> Entry:
+    """The entry for a member whose stream broke while it was being read."""
+    if isinstance(exc, LimitHit):
+        return Entry(name, UNREADABLE, exc.code, exc.limit)
+    return Entry(name, UNREADABLE, exc.code if isinstance(exc, DamagedMember) else "read_error")
+
+
 class Replay(io.RawIOBase):
     """A member's stream that first replays the bytes already peeked, then reads on.
 
-    Errors of the decompressor underneath come out as OSError, which a reader expects.
+    Errors of the archive underneath come out as `DamagedMember` (an OSError, which a reader expects);
+    a limit of the budget passes through as it is.
     """
 
     def __init__(self, head: bytes, rest: BinaryIO):
@@ -44,10 +59,10 @@ class Replay(io.RawIOBase):
     def _read_rest(self, size: int) -> bytes:
         try:
             return self._rest.read(size)
-        except OSError:
+        except LimitHit:
             raise
         except Exception as exc:
-            raise OSError(f"member cannot be read: {type(exc).__name__}") from exc
+            raise DamagedMember(f"member cannot be read: {type(exc).__name__}") from exc
 
 
 def read_head(stream: BinaryIO) -> bytes:

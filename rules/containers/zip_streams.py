@@ -8,7 +8,7 @@ is one `os.pread` of its local header with the first compressed bytes, then
 zlib asked for exactly the bytes read. The checks zipfile makes are kept: the
 local header's signature and name must match the central directory, the
 output stops at the declared size, and the CRC is checked when the member is
-read to its end. Errors come out as OSError, as from any file.
+read to its end. Errors come out as `DamagedMember` (an OSError), as from the other archives' streams.
 
 `open_member` returns None for what zipfile should open itself: methods other
 than stored and deflated, encrypted or patched members, and archives that are
@@ -20,6 +20,9 @@ import io
 import os
 import struct
 import zipfile
+
+from rules.containers.streams import DamagedMember
+
 try:  # zlib-ng inflates about twice as fast as zlib, with the same interface
     from zlib_ng import zlib_ng as zlib
 except ImportError:  # a platform without its wheel: the standard zlib
@@ -67,10 +70,10 @@ class MemberStream(io.RawIOBase):
         want = LOCAL_HEADER.size + len(info.orig_filename.encode("utf-8")) + 64 + min(info.compress_size, READ_AHEAD)
         block = os.pread(self._fd, want, info.header_offset)
         if len(block) < LOCAL_HEADER.size:
-            raise OSError("truncated zip local header")
+            raise DamagedMember("truncated zip local header")
         fields = LOCAL_HEADER.unpack_from(block)
         if fields[0] != LOCAL_SIGNATURE:
-            raise OSError("bad magic number for zip file header")
+            raise DamagedMember("bad magic number for zip file header")
         name_at = LOCAL_HEADER.size
         data_at = name_at + fields[NAME_LENGTH] + fields[EXTRA_LENGTH]
         if len(block) < name_at + fields[NAME_LENGTH]:
@@ -78,7 +81,7 @@ class MemberStream(io.RawIOBase):
         raw_name = block[name_at : name_at + fields[NAME_LENGTH]]
         name = raw_name.decode("utf-8" if info.flag_bits & UTF8_NAME else self._encoding)
         if name != info.orig_filename:
-            raise OSError("zip file name in directory and header differ")
+            raise DamagedMember("zip file name in directory and header differ")
         first = block[data_at : data_at + info.compress_size] if len(block) > data_at else b""
         return info.header_offset + data_at, first
 
@@ -163,7 +166,7 @@ class MemberStream(io.RawIOBase):
             parts, self._out_start = [], made
         self._out = parts[0] if len(parts) == 1 else b"".join(parts)
         if self._ended and self._crc != self._info.CRC:  # as zipfile: checked once the member ends
-            raise OSError("bad CRC-32 for zip member")
+            raise DamagedMember("bad CRC-32 for zip member")
 
     def _more(self, wanted: int) -> bytes:
         """Up to `wanted` more bytes of the member (fewer near its end), or b"" at its end."""
@@ -180,12 +183,12 @@ class MemberStream(io.RawIOBase):
                     return b"" if self._inflate.eof else self._inflate.flush()[: self._size - self._made]
                 self._pending = os.pread(self._fd, min(left, max(READ_AHEAD, wanted)), self._data_at + self._read_in)
                 if not self._pending:
-                    raise OSError("zip member truncated")
+                    raise DamagedMember("zip member truncated")
                 self._read_in += len(self._pending)
             try:
                 data = self._inflate.decompress(self._pending, wanted)
             except zlib.error as exc:
-                raise OSError(f"zip member cannot be inflated: {exc}") from None
+                raise DamagedMember(f"zip member cannot be inflated: {exc}") from None
             self._pending = self._inflate.unconsumed_tail
             if self._inflate.eof:
                 if not data:
