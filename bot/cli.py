@@ -100,7 +100,6 @@ def _progress(done: int, total: int) -> None:
 
 
 def run_check(paths: list[str], answers: Answers, lang: str, output: str) -> int:
-    from dialogs.checklist import checklist
     from rules.checker import check
 
     missing = [path for path in paths if not Path(path).exists() and not Path(path).is_symlink()]
@@ -114,6 +113,8 @@ def run_check(paths: list[str], answers: Answers, lang: str, output: str) -> int
         json.dump(report.to_json(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
+        from dialogs.checklist import checklist  # jinja2 and babel: the text checklist only
+
         sys.stdout.write(checklist(report, lang))
     return 0
 

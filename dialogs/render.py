@@ -48,6 +48,9 @@ def environment(locale: str) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        # Compiled templates kept between runs (jinja2's per-user 0700 folder in the temp dir; a changed
+        # template is compiled anew): compiling the checklist's templates took most of a one-file check.
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(_filters(locale))

@@ -10,23 +10,27 @@ up counted as DICOM, listed as not DICOM, unreadable or ignored.
 """
 from __future__ import annotations
 
-import multiprocessing
+import logging
 import os
 import threading
 import tempfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from rules import uploads
+from rules import containers
 from rules.answers import Answers
 from rules.facts import ImageFacts, SeriesFacts
-from rules.header import NotDicom, Unreadable, read_image
+from rules.header import NotDicom, ReadResult, Unreadable, read_image
+from rules.judging import judge_all
 from rules.policy import load
 from rules.report import Files, Report
 from rules.studies import assemble
-from rules.verdicts import judge_all
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 Progress = Callable[[int, int], None]  # (files done, files in all)
 
@@ -55,48 +59,55 @@ class Harvest:
         self.files.ignored += other.files.ignored
         self.seen += other.seen
 
-    def record(self, entry: uploads.Entry) -> None:
+    def record(self, entry: containers.Entry) -> None:
         if entry.status == "ignored":
             self.files.ignored.append((entry.name, entry.code))
         else:
             self.files.unreadable.append((entry.name, entry.code, entry.limit))
 
+    def take(self, item: containers.Item, result: ReadResult) -> None:
+        """Count one member by what its header said."""
+        if isinstance(result, ImageFacts):
+            if result.is_dicomdir:
+                self.files.dicomdir += 1
+            else:
+                self.files.dicom += 1
+                SeriesFacts.group((result,), into=self.series)
+        elif isinstance(result, NotDicom):
+            if item.quiet:
+                self.files.ignored.append((item.name, item.quiet))
+            else:
+                self.files.not_dicom.append((item.name, result.kind))
+        elif isinstance(result, Unreadable):
+            self.files.unreadable.append((item.name, result.error, None))
 
-def read_batch(batch: uploads.Batch, limits: uploads.Limits, scratch: str | None) -> Harvest:
+
+def read_batch(batch: containers.Batch, limits: containers.Limits, scratch: str | None) -> Harvest:
     """Read every member of one batch (runs in a worker process for large uploads)."""
     harvest = Harvest()
-    for item in uploads.walk(batch, limits, Path(scratch) if scratch else None):
-        if isinstance(item, uploads.Entry):
+    for item in containers.walk(batch, limits, Path(scratch) if scratch else None):
+        if isinstance(item, containers.Entry):
             harvest.record(item)
             continue
         harvest.seen += 1
-        result = read_image(item.stream, item.name, item.size)
-        if isinstance(result, ImageFacts):
-            if result.is_dicomdir:
-                harvest.files.dicomdir += 1
-            else:
-                harvest.files.dicom += 1
-                SeriesFacts.group((result,), into=harvest.series)
-        elif isinstance(result, NotDicom):
-            if item.quiet:
-                harvest.files.ignored.append((item.name, item.quiet))
-            else:
-                harvest.files.not_dicom.append((item.name, result.kind))
-        elif isinstance(result, Unreadable):
-            harvest.files.unreadable.append((item.name, result.error, None))
+        try:
+            harvest.take(item, read_image(item.stream, item.name, item.size))
+        except Exception as exc:  # the member's stream broke mid-read: this file is listed, the rest are read on
+            log.info("a member could not be read: %s", type(exc).__name__)  # never the name: it may name the patient
+            harvest.record(containers.failed_member(item.name, exc))
     return harvest
 
 
-def _jobs(plan: uploads.Plan, workers: int) -> list[uploads.Batch]:
+def _jobs(plan: containers.Plan, workers: int) -> list[containers.Batch]:
     if workers <= 1:
         return plan.batches
     jobs = []
     for batch in plan.batches:
-        jobs.extend(uploads.split(batch, workers * CHUNKS_PER_WORKER))
+        jobs.extend(containers.split(batch, workers * CHUNKS_PER_WORKER))
     return jobs
 
 
-def _workers(plan: uploads.Plan, workers: int | None) -> int:
+def _workers(plan: containers.Plan, workers: int | None) -> int:
     if workers is not None:
         return max(1, workers)
     if plan.total_members < PARALLEL_FROM:
@@ -107,44 +118,50 @@ def _workers(plan: uploads.Plan, workers: int | None) -> int:
 def _start_method() -> multiprocessing.context.BaseContext:
     """fork when this process has one thread (the CLI: fastest); forkserver inside a threaded server,
     where forking a process that holds other threads' locks can hang the child."""
+    import multiprocessing  # here, not at the top: a small upload never starts a worker
     if threading.active_count() > 1 and "forkserver" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("forkserver")
     return multiprocessing.get_context()
 
 
-def read_uploads(paths: Iterable[str | os.PathLike], limits: uploads.Limits | None = None,
+def read_uploads(paths: Iterable[str | os.PathLike], limits: containers.Limits | None = None,
                  progress: Progress | None = None, workers: int | None = None,
                  names: dict[str, str] | None = None) -> Harvest:
-    limits = limits or uploads.Limits()
-    plan = uploads.plan([Path(path) for path in paths], limits, names)
+    limits = limits or containers.Limits()
+    plan = containers.plan([Path(path) for path in paths], limits, names)
     harvest = Harvest()
     for entry in plan.entries:
         harvest.record(entry)
     count = _workers(plan, workers)
     jobs = _jobs(plan, count)
     total = max(plan.total_members, 1)
-    with tempfile.TemporaryDirectory(prefix="scanpass-") as scratch:
-        if count == 1 or len(jobs) <= 1:
-            for job in jobs:
-                harvest.merge(read_batch(job, limits, scratch))
-                if progress:
-                    progress(min(harvest.seen, total), total)
-        else:
-            with ProcessPoolExecutor(max_workers=count, mp_context=_start_method()) as pool:
-                futures = {pool.submit(read_batch, job, limits, scratch): job for job in jobs}
-                for future in as_completed(futures):
-                    try:
-                        part = future.result()
-                    except Exception:  # a worker that could not start or died: read its batch here instead
-                        part = read_batch(futures[future], limits, scratch)
-                    harvest.merge(part)
+    try:
+        with tempfile.TemporaryDirectory(prefix="scanpass-") as scratch:
+            if count == 1 or len(jobs) <= 1:
+                for job in jobs:
+                    harvest.merge(read_batch(job, limits, scratch))
                     if progress:
                         progress(min(harvest.seen, total), total)
+            else:
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+
+                with ProcessPoolExecutor(max_workers=count, mp_context=_start_method()) as pool:
+                    futures = {pool.submit(read_batch, job, limits, scratch): job for job in jobs}
+                    for future in as_completed(futures):
+                        try:
+                            part = future.result()
+                        except Exception:  # a worker that could not start or died: read its batch here instead
+                            part = read_batch(futures[future], limits, scratch)
+                        harvest.merge(part)
+                        if progress:
+                            progress(min(harvest.seen, total), total)
+    finally:
+        containers.release()  # the zip this process kept open for its batches
     return harvest
 
 
 def check(paths: Iterable[str | os.PathLike], answers: Answers | None = None, *,
-          progress: Progress | None = None, limits: uploads.Limits | None = None, workers: int | None = None,
+          progress: Progress | None = None, limits: containers.Limits | None = None, workers: int | None = None,
           names: dict[str, str] | None = None) -> Report:
     """Check a patient's uploads against the policy: the one entry point every channel calls.
 

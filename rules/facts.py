@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
-from pydicom.dataset import Dataset
+from rules.dicomlib import pydicom
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 
@@ -90,6 +94,7 @@ class DatasetHeader:
     """A pydicom Dataset seen as a `Header`; values pydicom cannot convert are absent."""
 
     def __init__(self, ds: Dataset):
+        pydicom()  # lenient reading, set once before any value is converted
         self.ds = ds
 
     def get(self, keyword: str) -> Any:
@@ -102,7 +107,8 @@ class DatasetHeader:
     def items(self, keyword: str) -> list["Header"]:
         value = self.get(keyword)
         try:
-            return [DatasetHeader(item) for item in value if isinstance(item, Dataset)] if value else []
+            dataset = pydicom().dataset.Dataset
+            return [DatasetHeader(item) for item in value if isinstance(item, dataset)] if value else []
         except TypeError:
             return []
 
@@ -187,6 +193,14 @@ class ImageFacts:
     @property
     def is_dicomdir(self) -> bool:
         return self.sop_class_uid == DICOMDIR_SOP_CLASS
+
+    def with_source(self, source: str) -> "ImageFacts":
+        """The same facts for another file (the reader's cache of facts by header)."""
+        copy = object.__new__(ImageFacts)
+        for put, value in zip(_SLOT_SETTERS, _SLOT_VALUES(self)):  # slot descriptors: a frozen copy, fast
+            put(copy, value)
+        _SOURCE_SETTER(copy, source)
+        return copy
 
     @classmethod
     def from_dataset(cls, ds: Dataset, source: str) -> "ImageFacts":
@@ -278,6 +292,11 @@ class ImageFacts:
             patient_weight=_float(get("PatientWeight")),
             acquisition_time=_text(get("AcquisitionTime")),
         )
+
+
+_SOURCE_SETTER = ImageFacts.source.__set__
+_SLOT_SETTERS = tuple(getattr(ImageFacts, name).__set__ for name in ImageFacts.__slots__)
+_SLOT_VALUES = operator.attrgetter(*ImageFacts.__slots__)
 
 
 @dataclass(slots=True)

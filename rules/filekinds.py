@@ -1,8 +1,6 @@
 """What a file that is not DICOM is, from its first bytes (and, for a few kinds, its name)."""
 from __future__ import annotations
 
-import filetype
-
 # filetype's names mapped to the kinds the report lists.
 _KINDS = {
     "pdf": "pdf",
@@ -37,6 +35,8 @@ def kind_of(head: bytes, name: str = "") -> str:
     """One of pdf, jpeg, png, heic, image, docx, exe, html, video, zip, 7z, tar, gz, iso, text, other."""
     if len(head) > 0x8006 and head[0x8001:0x8006] == b"CD001":
         return "iso"
+    import filetype  # here: most files are DICOM and never get this far
+
     guess = filetype.guess(head) if head else None
     if guess is not None:
         return _KINDS.get(guess.extension, "other")

@@ -21,32 +21,16 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import pydicom
-from pydicom import config
-from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.errors import InvalidDicomError
-from pydicom.values import convert_SQ
-
+from rules.dicomlib import pydicom
 from rules.facts import DICOMDIR_SOP_CLASS, PRIVATE_B_VALUE, DatasetHeader, Header, ImageFacts
 from rules.filekinds import kind_of
+from rules.tags import NEEDED
 
-# Garbage values in the tags we read become "absent", never an exception or a warning per file.
-config.settings.reading_validation_mode = config.IGNORE
-
-NEEDED_KEYWORDS = (
-    "SpecificCharacterSet ImageType SOPClassUID StudyDate SeriesDate AcquisitionDate ContentDate "
-    "AcquisitionDateTime AcquisitionTime Modality Manufacturer InstitutionName StudyDescription "
-    "SeriesDescription PatientWeight ContrastBolusAgent BodyPartExamined SliceThickness RepetitionTime "
-    "EchoTime InversionTime MagneticFieldStrength ScanningSequence SequenceVariant ScanOptions "
-    "MRAcquisitionType SequenceName FlipAngle ProtocolName TriggerTime CardiacNumberOfImages "
-    "DiffusionBValue DiffusionDirectionality EchoPulseSequence PulseSequenceName StudyInstanceUID "
-    "SeriesInstanceUID SeriesNumber TemporalPositionIdentifier NumberOfTemporalPositions NumberOfFrames "
-    "RadiopharmaceuticalInformationSequence SharedFunctionalGroupsSequence PerFrameFunctionalGroupsSequence"
-).split()
-KEYWORD_TAGS = {keyword: tag_for_keyword(keyword) for keyword in NEEDED_KEYWORDS}
+NEEDED_KEYWORDS = list(NEEDED)
+KEYWORD_TAGS = {keyword: tag for keyword, (tag, _) in NEEDED.items()}
 NEEDED_TAGS = frozenset(KEYWORD_TAGS.values())
-TAG_VRS = {tag: dictionary_VR(tag) for tag in NEEDED_TAGS}
+TAG_VRS = {tag: vr for tag, vr in NEEDED.values()}
+IDENTITY_TAGS = frozenset(tag for tag in NEEDED_TAGS if tag >> 16 == 0x0020)  # without one, a file is no image
 # Private creators whose blocks hold a value we read: (group, creator) -> [(element offset, key)].
 PRIVATE_CREATORS: dict[tuple[int, str], list[int]] = {}
 for _group, _creator, _offset in PRIVATE_B_VALUE:
@@ -57,13 +41,18 @@ IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 READ_BY_PYDICOM = {"1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"}  # not walked here: pydicom reads them
 
-FIRST_READ = 16 * 1024
+# Reads are sized by what the walk needs, never by what earlier files needed, so the bytes read
+# (and so what a damaged archive member fails on) depend on the file alone.
+HEAD_READ = 4 * 1024  # the first read: all of a small header (many CT exports have about 2 KB)
+READ_STEP = 4 * 1024  # a read past the first one takes at least this much
+FIRST_READ = 16 * 1024  # what a file that is not DICOM is judged on
 MAX_HEADER = 64 * 1024 * 1024  # a header larger than this is not a header
 UNDEFINED = 0xFFFFFFFF
 LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 VALID_VRS = LONG_VRS | frozenset(
     {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
 )
+VR_NAMES = {vr: vr.decode() for vr in VALID_VRS}
 PIXEL_DATA_GROUP = 0x7FE0
 ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 
@@ -123,7 +112,7 @@ class _Walker:
             wanted = end - self.start - len(self.buf)
             if end - self.start > MAX_HEADER:
                 raise HeaderError("header_too_large")
-            chunk = self.fp.read(max(wanted, len(self.buf), FIRST_READ))
+            chunk = self.fp.read(max(wanted, READ_STEP))
             self.buf += chunk
             if end - self.start > len(self.buf):
                 raise HeaderError("truncated")
@@ -160,28 +149,42 @@ class _Walker:
         return (group << 16) | elem, vr, length, 8
 
     def skip_sequence(self, pos: int, implicit: bool) -> tuple[int, int]:
-        """Walk an undefined-length sequence from its first item; return (delimiter offset, offset after it)."""
+        """Walk an undefined-length sequence from its first item; return (delimiter offset, offset after it).
+
+        Nested sequences and items are walked with a stack, not by recursion: a file may nest them
+        hundreds deep. Each level is (an item, else a sequence; its elements implicit VR), innermost last.
+        """
+        levels = [(False, implicit)]
         while True:
-            i = self.ensure(pos, pos + 8)
+            in_item, implicit = levels[-1]
+            if in_item:  # elements until the item's delimiter
+                tag, vr, length, header = self.element(pos, implicit)
+                if tag == ITEM_END:
+                    levels.pop()
+                    pos += 8
+                elif tag in (ITEM, SEQUENCE_END):
+                    raise HeaderError("bad_sequence")
+                elif length == UNDEFINED:
+                    levels.append((False, implicit or vr == b"UN"))
+                    pos += header
+                else:
+                    pos += header + length
+                continue
+            i = self.ensure(pos, pos + 8)  # items until the sequence's delimiter
             group, elem, length = _TAG_LENGTH.unpack_from(self.buf, i)
             tag = (group << 16) | elem
             if tag == SEQUENCE_END:
-                return pos, pos + 8
-            if tag != ITEM:
+                levels.pop()
+                if not levels:
+                    return pos, pos + 8
+                pos += 8
+            elif tag != ITEM:
                 raise HeaderError("bad_sequence")
-            pos = self.skip_item(pos + 8, implicit) if length == UNDEFINED else pos + 8 + length
-
-    def skip_item(self, pos: int, implicit: bool) -> int:
-        while True:
-            tag, vr, length, header = self.element(pos, implicit)
-            if tag == ITEM_END:
-                return pos + 8
-            if tag in (ITEM, SEQUENCE_END):
-                raise HeaderError("bad_sequence")
-            if length == UNDEFINED:
-                pos = self.skip_sequence(pos + header, implicit or vr == b"UN")[1]
+            elif length == UNDEFINED:
+                levels.append((True, implicit))
+                pos += 8
             else:
-                pos += header + length
+                pos += 8 + length
 
 
 def _starts_like_dataset(head: bytes) -> tuple[bool, bool] | None:
@@ -223,9 +226,9 @@ class RawHeader:
             raw = self.elements.get(KEYWORD_TAGS["SpecificCharacterSet"])
             names = raw[1].decode("ascii", "replace").strip(" \x00").split("\\") if raw else None
             try:
-                self._encodings = convert_encodings(names)
+                self._encodings = pydicom().charset.convert_encodings(names)
             except Exception:
-                self._encodings = convert_encodings(None)
+                self._encodings = pydicom().charset.convert_encodings(None)
         return self._encodings
 
     def get(self, keyword: str) -> Any:
@@ -244,7 +247,7 @@ class RawHeader:
                 text = value.decode("ascii")
             except UnicodeDecodeError:
                 try:
-                    text = decode_bytes(value, self.encodings(), set())
+                    text = pydicom().charset.decode_bytes(value, self.encodings(), set())
                 except Exception:
                     text = value.decode("latin-1")
             text = text.strip(" \x00")
@@ -265,7 +268,7 @@ class RawHeader:
         if raw is None or not raw[1]:
             return []
         try:
-            sequence = convert_SQ(raw[1], self.implicit, True, self.encodings())
+            sequence = pydicom().values.convert_SQ(raw[1], self.implicit, True, self.encodings())
         except Exception:
             return []
         return [DatasetHeader(item) for item in sequence]
@@ -283,9 +286,11 @@ class RawHeader:
 def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult:
     """Read one file's header from `fp` (any readable stream, seekable or not)."""
     try:
-        head = fp.read(FIRST_READ)
-    except OSError:
-        return Unreadable(source, "read_error")
+        head = fp.read(HEAD_READ)
+        if type(head) is not bytes:
+            head = bytes(head)
+    except OSError as exc:  # an archive's stream says why (a damaged member); a disk does not
+        return Unreadable(source, _read_error(exc))
     if not head:
         return Unreadable(source, "empty_file")
     if len(head) >= 132 and head[128:132] == b"DICM":
@@ -296,20 +301,32 @@ def read_image(fp: BinaryIO, source: str, size: int | None = None) -> ReadResult
         except _Unsupported:
             return _read_with_pydicom(fp, head, source)
         if shape is None:
-            return NotDicom(source, kind_of(head, source))
+            if len(head) < FIRST_READ:
+                try:
+                    head += fp.read(FIRST_READ - len(head))
+                except OSError as exc:
+                    return Unreadable(source, _read_error(exc))
+            return NotDicom(source, kind_of(head[:FIRST_READ], source))
         start, (has_meta, implicit) = 0, shape
+    walker = _Walker(fp, head, size)
     try:
-        return _walk(fp, head, source, size, start, has_meta, implicit)
+        return _walk(walker, source, start, has_meta, implicit)
     except HeaderError as exc:
         return Unreadable(source, exc.code)
     except _Unsupported:
-        return _read_with_pydicom(fp, head, source)
+        return _read_with_pydicom(fp, walker.buf if walker.start == 0 else None, source)
     except (struct.error, ValueError, OverflowError, MemoryError):
         return Unreadable(source, "bad_header")
+    except OSError as exc:  # a read past the first one failed (a damaged member of an archive)
+        return Unreadable(source, _read_error(exc))
 
 
-def _walk(fp: BinaryIO, head: bytes, source: str, size: int | None, pos: int, has_meta: bool, implicit: bool) -> ReadResult:
-    walker = _Walker(fp, head, size)
+def _read_error(exc: OSError) -> str:
+    """What a failed read is listed as: the code an archive's stream gives (corrupt_member), else read_error."""
+    return getattr(exc, "code", None) or "read_error"
+
+
+def _walk(walker: _Walker, source: str, pos: int, has_meta: bool, implicit: bool) -> ReadResult:
     transfer_syntax = IMPLICIT_LE if implicit else EXPLICIT_LE
     media_sop_class = ""
     if has_meta:  # the file meta group is always explicit VR little endian
@@ -320,11 +337,12 @@ def _walk(fp: BinaryIO, head: bytes, source: str, size: int | None, pos: int, ha
             if length == UNDEFINED:
                 raise HeaderError("bad_header")
             i = walker.ensure(pos, pos + header + length)
-            value = bytes(walker.buf[i + header : i + header + length]).rstrip(b"\x00 ").decode("ascii", "replace")
-            if tag == 0x00020010:
-                transfer_syntax = value
-            elif tag == 0x00020002:
-                media_sop_class = value
+            if tag == 0x00020010 or tag == 0x00020002:
+                value = bytes(walker.buf[i + header : i + header + length]).rstrip(b"\x00 ").decode("ascii", "replace")
+                if tag == 0x00020010:
+                    transfer_syntax = value
+                else:
+                    media_sop_class = value
             pos += header + length
         if media_sop_class == DICOMDIR_SOP_CLASS:
             return ImageFacts(source=source, sop_class_uid=DICOMDIR_SOP_CLASS, transfer_syntax=transfer_syntax)
@@ -332,18 +350,71 @@ def _walk(fp: BinaryIO, head: bytes, source: str, size: int | None, pos: int, ha
             raise _Unsupported()
         implicit = transfer_syntax == IMPLICIT_LE
 
+    elements, private_values, saw_private = _dataset(walker, pos, implicit)
+    if not IDENTITY_TAGS & elements.keys():
+        raise HeaderError("no_image_identity")
+    key = (transfer_syntax, media_sop_class, saw_private, implicit, tuple(elements.items()), tuple(private_values.items()))
+    known = _FACTS.get(key)
+    if known is not None:
+        return known.with_source(source)
+    facts = ImageFacts.from_header(RawHeader(elements, private_values, implicit), source, transfer_syntax, media_sop_class, saw_private)
+    if len(_FACTS) >= FACTS_KEPT:
+        _FACTS.clear()
+    _FACTS[key] = facts
+    return facts
+
+
+# Facts by everything they are made of but the file's name: the images of a series mostly repeat
+# the same values byte for byte, so each distinct header is converted once per process.
+_FACTS: dict[tuple, ImageFacts] = {}
+FACTS_KEPT = 256
+
+
+def _dataset(walker: _Walker, pos: int, implicit: bool) -> tuple[dict, dict, bool]:
+    """Walk the dataset from `pos` to the pixel data (or the end).
+
+    Returns the needed elements, the needed private values, and whether any
+    private element was seen.
+
+    The common case, an element header already in the buffer, is decoded inline; anything
+    else (a header across the buffer's end, a sequence, a value to fetch) goes through `walker`.
+    """
     elements: dict[int, tuple[str | None, bytes]] = {}
     private_values: dict[tuple, tuple[str | None, bytes]] = {}
     private_wanted: dict[int, tuple] = {}  # tag -> (group, creator, offset), learnt from creator elements
     saw_private = False
+    needed, long_vrs, valid_vrs, vr_names = NEEDED_TAGS, LONG_VRS, VALID_VRS, VR_NAMES
+    explicit_at, implicit_at, long_at = _EXPLICIT.unpack_from, _TAG_LENGTH.unpack_from, _LONG.unpack_from
+    size = walker.size
+    buf, base = walker.buf, walker.start
+    end = base + len(buf)
     while True:
-        try:
-            tag, vr, length, header = walker.element(pos, implicit)
-        except HeaderError as exc:
-            if exc.code == "truncated" and walker.start + len(walker.buf) == pos:
-                break  # a header that ends cleanly with no pixel data (SR, presentation states)
-            raise
-        group = tag >> 16
+        if pos + 12 <= end:
+            i = pos - base
+            if implicit:
+                group, elem, length = implicit_at(buf, i)
+                vr, header = None, 8
+            else:
+                group, elem, vr, length = explicit_at(buf, i)
+                if group == 0xFFFE:  # items and delimiters carry no VR in any encoding
+                    vr, length, header = None, long_at(buf, i + 4)[0], 8
+                elif vr in long_vrs:
+                    length, header = long_at(buf, i + 8)[0], 12
+                elif vr in valid_vrs:
+                    header = 8
+                else:
+                    raise _Unsupported()
+            tag = (group << 16) | elem
+        else:
+            try:
+                tag, vr, length, header = walker.element(pos, implicit)
+            except HeaderError as exc:
+                if exc.code == "truncated" and walker.start + len(walker.buf) == pos:
+                    break  # a header that ends cleanly with no pixel data (SR, presentation states)
+                raise
+            buf, base = walker.buf, walker.start
+            end = base + len(buf)
+            group = tag >> 16
         if group >= PIXEL_DATA_GROUP:
             if size is not None and length != UNDEFINED and pos + header + length > size:
                 raise HeaderError("truncated")
@@ -353,52 +424,67 @@ def _walk(fp: BinaryIO, head: bytes, source: str, size: int | None, pos: int, ha
         value_at = pos + header
         if length == UNDEFINED:
             sequence_implicit = implicit or vr == b"UN"
-            if tag in NEEDED_TAGS:
+            if tag in needed:
                 walker.keep_from = value_at
             value_end, pos = walker.skip_sequence(value_at, sequence_implicit)
-            if tag in NEEDED_TAGS:
+            if tag in needed:
                 i = walker.ensure(value_at, value_end)
                 elements[tag] = ("SQ", bytes(walker.buf[i : i + value_end - value_at]))
                 walker.keep_from = None
+            buf, base = walker.buf, walker.start
+            end = base + len(buf)
             continue
         pos = value_at + length
         if size is not None and pos > size:
             raise HeaderError("truncated")
-        if tag in NEEDED_TAGS:
-            i = walker.ensure(value_at, pos)
-            elements[tag] = (vr.decode() if vr else None, bytes(walker.buf[i : i + length]))
+        if tag in needed:
+            value = _value(walker, value_at, pos) if pos > end else buf[value_at - base : pos - base]
+            elements[tag] = (vr_names[vr] if vr else None, value)
         elif group & 1:
             element = tag & 0xFFFF
             if element >= 0x0010:
                 saw_private = True
             if group in PRIVATE_GROUPS and 0x0010 <= element <= 0x00FF and length <= 64:
-                i = walker.ensure(value_at, pos)
-                creator = bytes(walker.buf[i : i + length]).decode("latin-1").strip(" \x00")
+                value = _value(walker, value_at, pos) if pos > end else buf[value_at - base : pos - base]
+                creator = value.decode("latin-1").strip(" \x00")
                 for offset in PRIVATE_CREATORS.get((group, creator), ()):
                     private_wanted[(group << 16) | (element << 8) | offset] = (group, creator, offset)
             elif tag in private_wanted:
-                i = walker.ensure(value_at, pos)
-                private_values[private_wanted[tag]] = (vr.decode() if vr else None, bytes(walker.buf[i : i + length]))
+                value = _value(walker, value_at, pos) if pos > end else buf[value_at - base : pos - base]
+                private_values[private_wanted[tag]] = (vr_names[vr] if vr else None, value)
+        else:
+            continue
+        buf, base = walker.buf, walker.start  # _value may have read on
+        end = base + len(buf)
+    return elements, private_values, saw_private
 
-    if not any(tag >> 16 == 0x0020 for tag in elements):
-        raise HeaderError("no_image_identity")
-    header = RawHeader(elements, private_values, implicit)
-    return ImageFacts.from_header(header, source, transfer_syntax, media_sop_class, saw_private)
+
+def _value(walker: _Walker, begin: int, end: int) -> bytes:
+    i = walker.ensure(begin, end)
+    return bytes(walker.buf[i : i + end - begin])
 
 
-def _read_with_pydicom(fp: BinaryIO, head: bytes, source: str) -> ReadResult:
-    """Big endian, deflated and odd files: pydicom reads them (header only)."""
+def _read_with_pydicom(fp: BinaryIO, head: bytes | None, source: str) -> ReadResult:
+    """Big endian, deflated and odd files: pydicom reads them (header only).
+
+    `head` is the file's bytes read so far from its start, for a stream that cannot seek back."""
     try:
         fp.seek(0)
         stream = fp
     except (AttributeError, OSError, io.UnsupportedOperation):
-        rest = fp.read(MAX_HEADER)
+        if head is None:  # the walk dropped bytes of a stream that cannot go back
+            return Unreadable(source, "bad_header")
+        try:
+            rest = fp.read(MAX_HEADER)
+        except OSError as exc:
+            return Unreadable(source, _read_error(exc))
         stream = io.BytesIO(head + rest)
+    dicom = pydicom()
     try:
         with warnings.catch_warnings():  # pydicom warns about each oddity it works around; the report says enough
             warnings.simplefilter("ignore")
-            dataset = pydicom.dcmread(stream, force=True, stop_before_pixels=True)
-    except (InvalidDicomError, EOFError):
+            dataset = dicom.dcmread(stream, force=True, stop_before_pixels=True)
+    except (dicom.errors.InvalidDicomError, EOFError):
         return Unreadable(source, "truncated")
     except Exception:
         return Unreadable(source, "bad_header")

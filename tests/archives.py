@@ -21,9 +21,11 @@ def dicom_bytes(tmp_path: Path, modality: str = "CT", **tags) -> bytes:
     return data
 
 
-def make_zip(path: Path, members: dict[str, bytes], *, encrypted: tuple[str, ...] = (), symlinks: dict[str, str] | None = None) -> Path:
-    """A zip of `members`; names in `encrypted` get the encryption flag (bit 0), as ZipCrypto members have."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+def make_zip(path: Path, members: dict[str, bytes], *, encrypted: tuple[str, ...] = (), symlinks: dict[str, str] | None = None,
+             stored: bool = False) -> Path:
+    """A zip of `members` (deflated unless `stored`); names in `encrypted` get the encryption flag (bit 0), as ZipCrypto
+    members have."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as zf:
         for name, data in members.items():
             zf.writestr(name, data)
         for name, target in (symlinks or {}).items():

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,9 @@ from pydicom.dataelem import RawDataElement
 from pydicom.tag import Tag
 
 from rules import Answers, check
-from rules.uploads import Limits
+from rules.containers import Limits
 from tests.archives import dicom_bytes, make_7z, make_tar, make_zip, zip_of_zeros
-from tests.factory import SeriesSpec, make_dataset, write, write_study
+from tests.factory import SeriesSpec, add_private_block, make_dataset, write, write_study
 
 VISIT = dt.date(2026, 11, 20)
 
@@ -166,3 +168,162 @@ def test_past_the_file_limit_the_rest_is_skipped_and_said(tmp_path):
     report = report_of(tmp_path, limits=Limits(max_files=10))
     assert [(error, limit) for _name, error, limit in report.files.unreadable] == [("too_many_files", 10)]
     assert len(report.files.not_dicom) == 10
+
+
+# ---- bad input found by the mutation fuzzer: each file is listed with its reason, the rest is still checked
+# (each test is named after what is wrong with the file, like pydicom's MR_truncated.dcm)
+
+LARGE_HEADER = 60_000  # bytes of vendor private data before the pixels: the reader reads past its first 16 KB
+
+
+def large_header_bytes(tmp_path: Path) -> bytes:
+    """A CT image whose header runs past the reader's first read (random, so it does not compress)."""
+    path = write(add_private_block(make_dataset("CT", study_date=VISIT - dt.timedelta(days=3)), size=LARGE_HEADER),
+                 tmp_path / "_large_header.tmp")
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def listed(report) -> dict[str, str]:
+    """Unreadable files by their full display names."""
+    return {name: error for name, error, _limit in report.files.unreadable}
+
+
+def checked_beside_good_files(tmp_path: Path, *bad: Path):
+    """The report of the bad paths uploaded with a good study of three CT images."""
+    report = report_of(*bad, good_study(tmp_path / "good"))
+    assert report.overall == "usable" and report.files.dicom >= 3, report.files
+    return report
+
+
+def test_bad_crc_member_in_a_zip_is_listed_and_its_neighbours_read(tmp_path):
+    data = large_header_bytes(tmp_path)
+    archive = make_zip(tmp_path / "bad_crc_member.zip", {"IM0": data, "IM1": data, "IM2": data}, stored=True)
+    raw = bytearray(archive.read_bytes())
+    raw[raw.find(data) + 40_000] ^= 0xFF  # IM0's bytes after the first 16 KB no longer match its CRC
+    archive.write_bytes(bytes(raw))
+    report = checked_beside_good_files(tmp_path, archive)
+    assert listed(report) == {"bad_crc_member.zip/IM0": "corrupt_member"}
+    assert report.files.dicom == 3 + 2
+
+
+@pytest.mark.parametrize("mode", ["gz", "xz"])  # a bzip2 block holds it all: cut, nothing of it decompresses
+def test_tar_cut_after_16_kb_of_a_member_lists_the_member_and_the_archive(tmp_path, mode):
+    data = large_header_bytes(tmp_path)
+    whole = make_tar(tmp_path / f"whole.tar.{mode}", {"IM0": data, "IM1": data}, mode=f"w:{mode}")
+    cut = tmp_path / f"read_error_after_16k.tar.{mode}"
+    cut.write_bytes(whole.read_bytes()[: 512 + 30_000])  # random data compresses to about its size
+    report = checked_beside_good_files(tmp_path, cut)
+    assert listed(report) == {f"read_error_after_16k.tar.{mode}/IM0": "corrupt_member",
+                                  f"read_error_after_16k.tar.{mode}": "corrupt_archive"}
+    assert report.files.dicom == 3
+
+
+def test_lzma_error_in_a_7z_is_listed_and_the_rest_of_the_upload_read(tmp_path):
+    data = large_header_bytes(tmp_path)
+    whole = make_7z(tmp_path / "whole.7z", {"IM0": data, "IM1": data})
+    raw = bytearray(whole.read_bytes())
+    for at in range(40_000, 40_064):  # inside the packed stream, well before the header at the end
+        raw[at] ^= 0xA5
+    damaged = tmp_path / "lzma_error.7z"
+    damaged.write_bytes(bytes(raw))
+    report = checked_beside_good_files(tmp_path, damaged)
+    errors = listed(report)
+    assert errors and set(errors.values()) <= {"corrupt_archive", "corrupt_member"}, errors
+    assert all(name.startswith("lzma_error.7z") for name in errors)
+
+
+def nested_sequence(depth: int) -> bytes:
+    """An undefined-length sequence holding an item holding a sequence ... `depth` sequences deep (explicit VR)."""
+    sequence = struct.pack("<HH", 0x0009, 0x1010) + b"SQ\x00\x00" + struct.pack("<L", 0xFFFFFFFF)
+    item, item_end, sequence_end = (struct.pack("<HHL", 0xFFFE, element, length)
+                                    for element, length in ((0xE000, 0xFFFFFFFF), (0xE00D, 0), (0xE0DD, 0)))
+    return (sequence + item) * depth + (item_end + sequence_end) * depth
+
+
+def with_nested_sequence(tmp_path: Path, name: str, depth: int) -> bytes:
+    placeholder = b"NESTED HERE!"
+    ds = make_dataset("CT", study_date=VISIT - dt.timedelta(days=3))
+    ds.add_new(0x00091010, "OB", placeholder)
+    data = write(ds, tmp_path / name).read_bytes()
+    element = struct.pack("<HH", 0x0009, 0x1010) + b"OB\x00\x00" + struct.pack("<L", len(placeholder)) + placeholder
+    assert data.count(element) == 1
+    return data.replace(element, nested_sequence(depth))
+
+
+def test_sequence_nested_500_deep_is_walked_without_recursion(tmp_path):
+    folder = good_study(tmp_path / "upload")
+    (folder / "SQ_nested_500_deep.dcm").write_bytes(with_nested_sequence(tmp_path, "deep.tmp", 500))
+    report = report_of(folder)
+    assert report.files.unreadable == [] and report.files.dicom == 4
+
+
+def test_sequence_nested_500_deep_and_cut_short_is_truncated(tmp_path):
+    folder = good_study(tmp_path / "upload")
+    data = with_nested_sequence(tmp_path, "deep.tmp", 500)
+    (folder / "SQ_nested_500_deep_truncated.dcm").write_bytes(data[: data.find(b"\xfe\xff\x0d\xe0")])
+    report = report_of(folder)
+    assert unreadable(report) == {"SQ_nested_500_deep_truncated.dcm": "truncated"}
+    assert report.files.dicom == 3
+
+
+def make_deep_folders(top: Path, depth: int) -> Path:
+    """`depth` nested folders named d under `top`, each made inside the last (the full path would be long)."""
+    top.mkdir(parents=True, exist_ok=True)
+    folder = os.open(top, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=folder)
+            inner = os.open("d", os.O_RDONLY, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+    finally:
+        os.close(folder)
+    return top / "/".join(["d"] * depth)
+
+
+@pytest.fixture
+def deep_folders():
+    """Makes chains of folders; removes them bottom up afterwards (pytest's own clean-up recurses, and would fail)."""
+    made: list[tuple[Path, Path]] = []
+
+    def make(top: Path, depth: int) -> Path:
+        bottom = make_deep_folders(top, depth)
+        made.append((top, bottom))
+        return bottom
+
+    yield make
+    for top, bottom in made:
+        for child in bottom.iterdir():
+            child.unlink()
+        while bottom != top:
+            bottom.rmdir()
+            bottom = bottom.parent
+
+
+def test_empty_folder_1000_deep_beside_good_files_costs_nothing(tmp_path, deep_folders):
+    folder = good_study(tmp_path / "upload")
+    deep_folders(folder / "empty_1000_deep", 1000)
+    report = report_of(folder)
+    assert report.files.unreadable == [] and report.files.dicom == 3 and report.overall == "usable"
+
+
+def test_a_scan_at_the_bottom_of_folders_1000_deep_is_read(tmp_path, deep_folders):
+    folder = good_study(tmp_path / "upload")
+    bottom = deep_folders(folder / "scan_1000_deep", 1000)
+    (bottom / "IM9").write_bytes(dicom_bytes(tmp_path, study_date=VISIT - dt.timedelta(days=3)))
+    report = report_of(folder)
+    assert report.files.unreadable == [] and report.files.dicom == 4
+
+
+def test_every_code_of_an_unreadable_file_has_its_wording_in_the_checklist():
+    root = Path(__file__).resolve().parent.parent
+    labels = (root / "dialogs" / "templates" / "labels.j2").read_text()
+    macro = labels[labels.index("{% macro error(") : labels.index("{%- endmacro %}", labels.index("{% macro error("))]
+    worded = set(re.findall(r'"(\w+)"', macro))
+    source = "\n".join(path.read_text() for path in (root / "rules").rglob("*.py"))
+    used = set(re.findall(r'UNREADABLE, "(\w+)"', source)) | set(re.findall(r'HeaderError\("(\w+)"\)', source))
+    used |= set(re.findall(r'code = "(\w+)"', source)) | set(re.findall(r'Unreadable\(\w+, "(\w+)"\)', source))
+    assert {"corrupt_member", "truncated", "empty_file", "nested_too_deep"} <= used
+    assert used - worded == {"read_error"}  # worded by the macro's last branch: "the file could not be read"

@@ -42,6 +42,6 @@ def test_a_malformed_policy_is_refused(edit, message):
 
 def test_the_code_holds_no_day_or_millimetre_limits():
     """The windows and thresholds of the policy do not appear as literals in the judging code."""
-    source = (RULES / "verdicts.py").read_text() + (RULES / "studies.py").read_text()
+    source = (RULES / "judging.py").read_text() + (RULES / "studies.py").read_text()
     for number in ("28", "42", "90", "180", "14", "2.5", "5.0", "1.5"):
         assert not re.search(rf"(?<![\w.]){re.escape(number)}(?![\w.])", source), number

@@ -20,7 +20,7 @@ from rules.policy import load
 CODES = load().section("codes")
 
 # Each reason as the checker can emit it: (code, the fields present). One entry per set of fields a code can
-# come with (rules/verdicts.py), so a field a reason may lack is tested absent.
+# come with (rules/judging.py), so a field a reason may lack is tested absent.
 REASONS = [
     ("within_window", {"verdict": "usable", "value": 3, "limit": 28}),
     ("within_window", {"verdict": "usable", "value": 0, "limit": 28}),             # scanned on the visit day

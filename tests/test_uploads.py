@@ -12,7 +12,7 @@ import pytest
 
 from rules.header import read_image
 from rules.facts import ImageFacts
-from rules.uploads import Batch, Entry, Item, Limits, plan, split, walk
+from rules.containers import Batch, Entry, Item, Limits, plan, split, walk
 from tests.archives import dicom_bytes, make_7z, make_iso, make_tar, make_zip, zip_of_zeros
 
 

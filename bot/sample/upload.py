@@ -19,7 +19,7 @@ import pycdlib
 from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
 
-from rules.dicomgen import SeriesSpec, add_private_block, make_dataset, write, write_study
+from bot.sample.scans import SeriesSpec, add_private_block, make_dataset, write, write_study
 
 # A minimal one-page PDF, as a lab or radiology report would arrive.
 PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
