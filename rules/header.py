@@ -37,7 +37,7 @@ config.settings.reading_validation_mode = config.IGNORE
 NEEDED_KEYWORDS = (
     "SpecificCharacterSet ImageType SOPClassUID StudyDate SeriesDate AcquisitionDate ContentDate "
     "AcquisitionDateTime AcquisitionTime Modality Manufacturer InstitutionName StudyDescription "
-    "SeriesDescription PatientWeight ContrastBolusAgent BodyPartExamined SliceThickness RepetitionTime "
+    "SeriesDescription PatientWeight ContrastBolusAgent ContrastBolusStartTime BodyPartExamined SliceThickness RepetitionTime "
     "EchoTime InversionTime MagneticFieldStrength ScanningSequence SequenceVariant ScanOptions "
     "MRAcquisitionType SequenceName FlipAngle ProtocolName TriggerTime CardiacNumberOfImages "
     "DiffusionBValue DiffusionDirectionality EchoPulseSequence PulseSequenceName StudyInstanceUID "
