@@ -122,10 +122,14 @@ def parse(text: str) -> Policy:
     return Policy(raw=raw, windows=windows, pet_windows=pet_windows)
 
 
+def read_data_file(path: Path, what: str) -> str:
+    """The text of a data file the checker cannot run without; PolicyError naming it when unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{what} file {path} cannot be read: {exc.strerror}") from None
+
+
 @functools.cache
 def load(path: Path = POLICY_FILE) -> Policy:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"policy file {path} cannot be read: {exc.strerror}") from None
-    return parse(text)
+    return parse(read_data_file(path, "policy"))

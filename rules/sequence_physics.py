@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rules.policy import PolicyError
+from rules.policy import PolicyError, read_data_file
 
 PHYSICS_FILE = Path(__file__).with_name("sequence_physics.toml")
 
@@ -106,8 +106,4 @@ def parse(text: str) -> Physics:
 
 @functools.cache
 def load(path: Path = PHYSICS_FILE) -> Physics:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"sequence physics file {path} cannot be read: {exc.strerror}") from None
-    return parse(text)
+    return parse(read_data_file(path, "sequence physics"))

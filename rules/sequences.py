@@ -260,6 +260,15 @@ def _phase(s: _Series, *, vague_words: bool) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def _timed_phase(s: _Series) -> str | None:
+    """The one phase a single-phase series's own timing names (ContrastBolusStartTime vs AcquisitionTime);
+    a dynamic series is DCE, and the slot filling names its phases (rules/slots.py)."""
+    if s.dynamic:
+        return None
+    phases = slots.timed_phases(s.series, PHYSICS)
+    return phases[0] if len(phases) == 1 else None
+
+
 def _ct_phase(s: _Series) -> str | None:
     if s.has("calcium", "ca score", "~cascore", "~calciumscor"):
         return "CALCIUM_SCORE"
@@ -270,6 +279,9 @@ def _ct_phase(s: _Series) -> str | None:
     phase = _phase(s, vague_words=s.contrast() or any(part in body for part in ("ABD", "LIVER", "PELVIS")))
     if phase:
         return phase
+    timed = _timed_phase(s)
+    if timed:
+        return timed
     if s.has("cta", "angio", "angiography", "~angio", "ccta", "coronary", "血管成像"):
         return "CTA"
     if s.has(*NON_CONTRAST):
@@ -405,6 +417,9 @@ def _mr_dynamic(s: _Series) -> str | None:
     phase = None if s.neuro else _phase(s, vague_words=s.contrast() or s.dynamic or t1_gre)
     if phase:
         return phase
+    timed = None if s.neuro or not (t1_gre or s.contrast()) else _timed_phase(s)
+    if timed:
+        return timed
     if s.has(*DCE):
         return "DCE"
     if s.dynamic and "EP" not in s.scanning and not s.cardiac_context and (t1_gre or (s.contrast() and "GR" in s.scanning)):
