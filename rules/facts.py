@@ -189,6 +189,7 @@ class ImageFacts:
     radiopharmaceutical_start: str = ""
     patient_weight: float | None = None
     acquisition_time: str = ""
+    contrast_start_time: str = ""
 
     @property
     def is_dicomdir(self) -> bool:
@@ -291,6 +292,7 @@ class ImageFacts:
             radiopharmaceutical_start=_text(_first(pharm_get("RadiopharmaceuticalStartDateTime"), pharm_get("RadiopharmaceuticalStartTime"))),
             patient_weight=_float(get("PatientWeight")),
             acquisition_time=_text(get("AcquisitionTime")),
+            contrast_start_time=_text(get("ContrastBolusStartTime")),
         )
 
 
@@ -312,6 +314,7 @@ class SeriesFacts:
     image_types: set[str] = field(default_factory=set)
     temporal_positions: set[int] = field(default_factory=set)
     trigger_times: set[float] = field(default_factory=set)
+    acquisition_times: set[str] = field(default_factory=set)
     transfer_syntaxes: set[str] = field(default_factory=set)
     has_private_tags: bool = False
 
@@ -328,6 +331,8 @@ class SeriesFacts:
             self.temporal_positions.add(image.temporal_position)
         if image.trigger_time is not None and len(self.trigger_times) < 64:
             self.trigger_times.add(image.trigger_time)
+        if image.acquisition_time and len(self.acquisition_times) < 64:
+            self.acquisition_times.add(image.acquisition_time)
         if image.transfer_syntax:
             self.transfer_syntaxes.add(image.transfer_syntax)
         self.has_private_tags |= image.has_private_tags
@@ -343,6 +348,7 @@ class SeriesFacts:
         self.image_types |= other.image_types
         self.temporal_positions |= other.temporal_positions
         self.trigger_times |= set(list(other.trigger_times)[: max(0, 64 - len(self.trigger_times))])
+        self.acquisition_times |= set(sorted(other.acquisition_times)[: max(0, 64 - len(self.acquisition_times))])
         self.transfer_syntaxes |= other.transfer_syntaxes
         self.has_private_tags |= other.has_private_tags
 

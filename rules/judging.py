@@ -5,7 +5,7 @@ each rule looks at.
 """
 from __future__ import annotations
 
-from rules import sequences
+from rules import sequence_physics, sequences, slots
 from rules.answers import Answers, PaperScan
 from rules.facts import SeriesFacts
 from rules.policy import Policy
@@ -13,9 +13,6 @@ from rules.report import NO_DICOM, Files, Note, Reason, Report, SeriesReport, St
 from rules.studies import Study
 from rules.verdict import Verdict
 
-JPEG2000 = frozenset({"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.92",
-                      "1.2.840.10008.1.2.4.93", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
-                      "1.2.840.10008.1.2.4.203"})
 PET_FIELD_FACTS = {"RadionuclideTotalDose": "radionuclide_dose", "RadiopharmaceuticalStartTime": "radiopharmaceutical_start",
                    "PatientWeight": "patient_weight"}
 
@@ -32,13 +29,14 @@ def nominal_field(value: float | None, policy: Policy) -> float | None:
 
 def _age_reason(date, modality: str, answers: Answers, policy: Policy) -> tuple[Reason, int | None]:
     if date is None or date > answers.visit:
-        return Reason("date_unknown", Verdict.REVIEW, value=date.isoformat() if date else None), None
+        return Reason("date_unknown", policy.verdict("age", "date_unknown"), value=date.isoformat() if date else None), None
     age = (answers.visit - date).days
     window = policy.window(answers.condition, modality)
     if age <= window.usable:
-        return Reason("within_window", Verdict.USABLE, value=age, limit=window.usable), age
+        return Reason("within_window", policy.verdict("age", "within_window"), value=age, limit=window.usable), age
     if window.review is not None and age <= window.review:
-        return Reason("near_window_limit", Verdict.REVIEW, value=age, limit=window.usable, upper=window.review), age
+        return Reason("near_window_limit", policy.verdict("age", "near_window_limit"), value=age, limit=window.usable,
+                      upper=window.review), age
     return Reason("beyond_window", window.beyond, value=age, limit=window.review or window.usable), age
 
 
@@ -60,9 +58,9 @@ def _ct_reason(study: Study, answers: Answers, policy: Policy) -> Reason | None:
     thinnest = min(thicknesses)
     oncology = answers.condition in rule["oncology_conditions"] or answers.area in rule["oncology_areas"]
     if oncology and thinnest > rule["oncology_max_mm"]:
-        return Reason("ct_thin_slices_needed", Verdict.REDO, value=thinnest, limit=rule["oncology_max_mm"])
+        return Reason("ct_thin_slices_needed", Verdict(rule["verdict"]), value=thinnest, limit=rule["oncology_max_mm"])
     if thinnest > rule["max_mm"]:
-        return Reason("ct_slice_too_thick", Verdict.REDO, value=thinnest, limit=rule["max_mm"])
+        return Reason("ct_slice_too_thick", Verdict(rule["verdict"]), value=thinnest, limit=rule["max_mm"])
     return None
 
 
@@ -72,10 +70,10 @@ def _field_reason(study: Study, policy: Policy) -> Reason | None:
     fields = [nominal_field(s.first.field_strength, policy) for s in study.series_of("MR")]
     known = [value for value in fields if value is not None]
     if not known:
-        return Reason("field_strength_unknown", Verdict.USABLE)
+        return Reason("field_strength_unknown", policy.verdict("mr_field_strength", "unknown_verdict"))
     strongest, limit = max(known), policy.section("mr_field_strength")["min_tesla"]
     if strongest < limit:
-        return Reason("mr_low_field", Verdict.REDO, value=strongest, limit=limit)
+        return Reason("mr_low_field", policy.verdict("mr_field_strength", "low_field_verdict"), value=strongest, limit=limit)
     return None
 
 
@@ -99,7 +97,7 @@ def _pet_reason(study: Study, policy: Policy) -> Reason | None:
         values = [getattr(series.first, PET_FIELD_FACTS[field]) for series in pet]
         if not any(values):  # absent, empty or zero in every PET series
             missing.append(field)
-    return Reason("pet_suv_data_missing", Verdict.REVIEW, missing=tuple(missing)) if missing else None
+    return Reason("pet_suv_data_missing", policy.verdict("pet_suv", "verdict"), missing=tuple(missing)) if missing else None
 
 
 def _answer_reasons(answers: Answers, policy: Policy) -> list[Reason]:
@@ -138,10 +136,9 @@ def _series_report(series: SeriesFacts, code: str | None, policy: Policy) -> Ser
 def judge(study: Study, answers: Answers, policy: Policy) -> StudyReport:
     """One study's verdict, reasons and notes (notes that need the other studies are added by `judge_all`)."""
     codes = {id(series): sequences.classify(series) for series in study.all_series}
-    found = []
-    for code in sequences.REQUIRED:  # in the policy's canonical order
-        if any(codes[id(series)] == code for series in study.series):
-            found.append(code)
+    # the slots this study's image series fill for the patient's area, in the policy's canonical order
+    found = slots.filled(((series, codes[id(series)]) for series in study.series), answers.area, policy,
+                         sequence_physics.load())
     age_reason, age = _age_reason(study.dated[0], study.modality, answers, policy)
     sequence_reason, missing = _sequence_reason(study, found, answers, policy)
     reasons = [age_reason] + [
@@ -152,9 +149,10 @@ def judge(study: Study, answers: Answers, policy: Policy) -> StudyReport:
     ] + _answer_reasons(answers, policy)
 
     notes = []
-    if study.modality == "MR":
+    note_rules = policy.section("notes")
+    if study.modality in note_rules["bring_english_report"]["modalities"]:
         notes.append(Note("bring_english_report"))
-    if study.transfer_syntaxes & JPEG2000:
+    if study.transfer_syntaxes & set(note_rules["jpeg2000"]["transfer_syntaxes"]):
         notes.append(Note("jpeg2000"))
     if study.has_private_tags:
         notes.append(Note("private_tags"))
@@ -203,7 +201,7 @@ def judge_all(studies: list[Study], files: Files, answers: Answers, policy: Poli
             newest[key] = report
     notes = []
     institutions = set().union(*(study.institutions for study in studies)) if studies else set()
-    if len(institutions) > 1:
+    if len(institutions) > policy.section("notes")["several_facilities"]["more_than"]:
         notes.append(Note("several_facilities", value=len(institutions)))
     if files.not_dicom:
         notes.append(Note("not_dicom", value=len(files.not_dicom)))

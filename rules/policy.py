@@ -21,6 +21,13 @@ from rules.verdict import Verdict
 POLICY_FILE = Path(__file__).with_name("policy.toml")
 
 
+# The verdict each rule gives, by (section, key): read by rules/verdicts.py, checked at load.
+VERDICT_KEYS = (("age", "within_window"), ("age", "near_window_limit"), ("age", "date_unknown"),
+                ("ct_slice_thickness", "verdict"), ("mr_field_strength", "low_field_verdict"),
+                ("mr_field_strength", "unknown_verdict"), ("pet_suv", "verdict"), ("sequences", "missing_verdict"),
+                ("paper_scans", "verdict"), ("presurgical", "cap"))
+
+
 class PolicyError(ScanPassError):
     """The policy file is missing or malformed."""
 
@@ -58,6 +65,15 @@ class Policy:
     def required(self, area: str) -> dict[str, Any] | None:
         return self.raw["required"].get(area)
 
+    def verdict(self, section: str, key: str) -> Verdict:
+        """The verdict a rule gives, e.g. `verdict("age", "date_unknown")`."""
+        return Verdict(self.raw[section][key])
+
+    @property
+    def required_codes(self) -> tuple[str, ...]:
+        """The required-sequence codes in their canonical order (T1 T2 FLAIR DWI T1_CONTRAST CINE ...)."""
+        return tuple(self.raw["codes"]["sequences"])
+
 
 def _window(name: str, table: dict[str, Any]) -> Window:
     try:
@@ -80,7 +96,8 @@ def parse(text: str) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"policy file is not valid TOML: {exc}") from None
     for key in ("windows", "pet_windows", "modality_caps", "ct_slice_thickness", "mr_field_strength",
-                "pet_suv", "answers", "modalities", "sequences", "paper_scans", "presurgical", "required", "redo", "budget", "codes"):
+                "pet_suv", "answers", "modalities", "sequences", "paper_scans", "presurgical", "required", "redo", "budget", "codes",
+                "age", "slots", "notes"):
         if key not in raw:
             raise PolicyError(f"policy file lacks [{key}]")
     windows = {name: _window(name, table) for name, table in raw["windows"].items()}
@@ -93,13 +110,26 @@ def parse(text: str) -> Policy:
             Verdict(cap["verdict"])
         except (KeyError, ValueError):
             raise PolicyError(f"modality cap {name!r} has no valid verdict") from None
+    for area, table in raw["required"].items():
+        unknown = set(table.get("sequences", [])) - set(raw["codes"].get("sequences", []))
+        if unknown:
+            raise PolicyError(f"required sequences of {area!r} are not sequence codes: {sorted(unknown)}")
+    for section, key in VERDICT_KEYS:
+        try:
+            Verdict(raw[section][key])
+        except (KeyError, ValueError):
+            raise PolicyError(f"policy [{section}] has no valid verdict {key!r}") from None
     return Policy(raw=raw, windows=windows, pet_windows=pet_windows)
+
+
+def read_data_file(path: Path, what: str) -> str:
+    """The text of a data file the checker cannot run without; PolicyError naming it when unreadable."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{what} file {path} cannot be read: {exc.strerror}") from None
 
 
 @functools.cache
 def load(path: Path = POLICY_FILE) -> Policy:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"policy file {path} cannot be read: {exc.strerror}") from None
-    return parse(text)
+    return parse(read_data_file(path, "policy"))

@@ -24,6 +24,7 @@ NEEDED = {
     "SeriesDescription": (0x0008103E, "LO"),
     "PatientWeight": (0x00101030, "DS"),
     "ContrastBolusAgent": (0x00180010, "LO"),
+    "ContrastBolusStartTime": (0x00181042, "TM"),
     "BodyPartExamined": (0x00180015, "CS"),
     "SliceThickness": (0x00180050, "DS"),
     "RepetitionTime": (0x00180080, "DS"),

@@ -458,7 +458,7 @@ NEVER_REQUIRED_ROWS = [
     row(SIEMENS, "ep2d_diff_mddw_20_p2_ColFA", "FA"),
     row(SIEMENS, "Series 9", "FA", ImageType=["DERIVED", "PRIMARY", "DIFFUSION", "FA"]),
     row(SIEMENS, "DTI_32dir", "DTI"),
-    row(SIEMENS, "ep2d_diff_mddw_20_p2_TENSOR", "DTI", ImageType=["DERIVED", "PRIMARY", "DIFFUSION", "TENSOR"]),
+    row(SIEMENS, "ep2d_diff_mddw_20_p2_TENSOR", "TENSOR", ImageType=["DERIVED", "PRIMARY", "DIFFUSION", "TENSOR"]),
     row(SIEMENS, "t1_fl3d_cor_post_MIP", "MIP"),
     row(GE, "Ax T1 +C", "MIP", ImageType=["DERIVED", "SECONDARY", "PROJECTION IMAGE"]),
     row(SIEMENS, "SWI_mIP", "MIP"),
