@@ -10,6 +10,7 @@ fresh PostgreSQL database and a shared DATA_DIR, behind HAProxy running the ship
         deployment.wait_state("s1", "DOWN")       # as HAProxy's health checks see it
         deployment.start("s1")                    # again, on its port; returns once HAProxy has it UP
         deployment.drain("s2"); deployment.stop("s2")    # the README's way to take an instance out
+        deployment.add_instance()                 # "s3", registered through HAProxy's runtime API
 
 Instances are named s1, s2, … as HAProxy's servers (the `X-Served-By` header names the one that
 answered); workers w1, w2, …. The process commands are parameters, so the same harness runs what
@@ -228,6 +229,22 @@ class Cluster:
             return http_get(f"http://127.0.0.1:{instance.port}/healthz", timeout=2)[0] == 200
         except OSError:
             return False
+
+    def add_instance(self) -> str:
+        """Start one more instance and register it in the running HAProxy through the runtime API (the
+        README's way to add one without a reload); returns its name once it is UP."""
+        name = f"s{len(self.instances) + 1}"
+        template = next(iter(self.instances.values()))
+        instance = self.instances[name] = Process(name, template.command, self.env, template.log.with_name(f"{name}.log"),
+                                                  template.cwd, free_port())
+        self.start_process(instance)
+        for line in (f"add server {BACKEND}/{name} 127.0.0.1:{instance.port} check inter 2s fall 2 rise 2",
+                     f"enable health {BACKEND}/{name}", f"enable server {BACKEND}/{name}"):
+            answer = self.balancer.command(line).strip()
+            if answer not in ("", "New server registered."):
+                raise AssertionError(f"HAProxy refused `{line}`: {answer}")
+        self.wait_state(name, "UP")
+        return name
 
     # ---- faults and maintenance ----------------------------------------------------------------
     def kill(self, name: str) -> None:

@@ -111,6 +111,12 @@ def test_a_drained_instance_gets_no_new_requests_and_then_stops_cleanly(cluster)
     assert {deployment.get("/healthz")[1] for _ in range(4)} == {"s1", "s2"}
 
 
+def test_an_instance_added_through_the_runtime_api_takes_requests(cluster):
+    deployment = cluster(serve=2)
+    assert deployment.add_instance() == "s3"
+    assert {deployment.get("/healthz")[1] for _ in range(6)} == {"s1", "s2", "s3"}
+
+
 def test_sigterm_on_an_instance_in_rotation_loses_no_request(cluster):
     deployment = cluster(serve=2)
     deployment.process("s1").signal(signal.SIGTERM)    # without draining first: its port closes, HAProxy retries
