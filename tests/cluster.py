@@ -141,11 +141,10 @@ def render_haproxy(template: str, servers: list[tuple[str, int]]) -> str:
 
 
 class Balancer:
-    """HAProxy in the foreground on a free port, with its runtime API socket in the cluster's folder."""
+    """HAProxy in the foreground on `port`, with its runtime API socket in the cluster's folder."""
 
-    def __init__(self, folder: Path, servers: list[tuple[str, int]]):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, folder: Path, port: int, servers: list[tuple[str, int]]):
+        self.port = port
         self.socket = folder / "admin.sock"
         config = folder / "haproxy.cfg"
         config.write_text(render_haproxy(HAPROXY_CFG.read_text(), servers))
@@ -185,6 +184,8 @@ class Balancer:
 
 
 class Cluster:
+    """The instances, the workers and the balancer of one test, sharing a database and a DATA_DIR."""
+
     def __init__(self, folder: Path, database_url: str, serve: int, workers: int,
                  serve_command: list[str], worker_command: list[str]):
         self.folder = folder
@@ -193,14 +194,15 @@ class Cluster:
         for path in (self.data_dir, logs, run):
             path.mkdir(parents=True, exist_ok=True)
         self.secret_key = secrets.token_hex(32)
+        self.balancer_port = free_port()
+        self.url = f"http://127.0.0.1:{self.balancer_port}"     # where patients reach the cluster: HAProxy
         self.env = environment(DATABASE_URL=database_url, DATA_DIR=str(self.data_dir), SECRET_KEY=self.secret_key,
-                               HTTP_HOST="127.0.0.1")
+                               HTTP_HOST="127.0.0.1", PUBLIC_URL=self.url)
         self.instances = {f"s{n}": Process(f"s{n}", serve_command, self.env, logs / f"s{n}.log", run, free_port())
                           for n in range(1, serve + 1)}
         self.workers = {f"w{n}": Process(f"w{n}", worker_command, self.env, logs / f"w{n}.log", run)
                         for n in range(1, workers + 1)}
         self.balancer: Balancer | None = None
-        self.url = ""
 
     # ---- starting ------------------------------------------------------------------------------
     def up(self) -> Cluster:
@@ -210,8 +212,7 @@ class Cluster:
             self.start_process(instance)
         for worker in self.workers.values():
             worker.start()
-        self.balancer = Balancer(self.folder, [(name, p.port) for name, p in self.instances.items()])
-        self.url = self.balancer.url
+        self.balancer = Balancer(self.folder, self.balancer_port, [(name, p.port) for name, p in self.instances.items()])
         for name in self.instances:
             self.wait_state(name, "UP")
         return self
