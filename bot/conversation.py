@@ -31,7 +31,7 @@ from dialogs.i18n import choose
 from dialogs.machine import step
 from rules import Answers, check
 from storage import Repository, Settings
-from storage.errors import UploadTooLarge
+from storage.errors import CaseFull, UploadTooLarge
 
 Replies = list[Reply | Action]
 Progress = Callable[[int, int], None]
@@ -62,6 +62,8 @@ class Conversation:
             upload = self.repository.store_upload(case, source, name)
         except UploadTooLarge:
             return case.locale, [Reply("upload_too_large", {"limit": self.settings.max_upload_mb})]
+        except CaseFull as full:      # MAX_CASE_MB / MAX_CASE_FILES, the same for every channel
+            return case.locale, [Reply("case_full", full.params)]
         try:
             with self.repository.step(chat) as current:
                 _first_language(current, language)

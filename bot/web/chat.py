@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.conversation import Conversation
+from bot.web.bodies import json_body
 from bot.web.channel import WebChannel
 from bot.web.checklist_pdf import FontsMissing, checklist_pdf
 from bot.web.errors import error_pages
@@ -25,11 +26,12 @@ from bot.web.keys import LOCALE, REPOSITORY, SETTINGS, TELEGRAM, WEB
 from bot.web.pages import page
 from bot.web.problems import Problem
 from bot.web.upload_links import setup_upload_links
-from bot.web.uploads import CLEAN_EVERY, Incoming, Uploads, add_upload_routes
-from bot.web.visitors import Visitors, accept_language, load_secret
+from bot.web.uploads import CLEAN_EVERY, Uploads, add_upload_routes
+from bot.web.visitors import Visitors, accept_language, signing_secret
 from dialogs.events import Button, Command, Reply, Text
 from dialogs.i18n import shipped
 from storage import Repository
+from storage.incoming import Incoming
 
 
 class WebChat:
@@ -37,9 +39,10 @@ class WebChat:
 
     def __init__(self, app: web.Application, conversation: Conversation):
         settings = app[SETTINGS]
-        self.visitors = Visitors(load_secret(settings.data_dir), secure=settings.public_url.startswith("https:"))
+        self.visitors = Visitors(signing_secret(settings), secure=settings.public_url.startswith("https:"))
         self.channel = WebChannel(conversation, app[TELEGRAM])
-        self.uploads = Uploads(settings.data_dir, settings.max_upload_bytes, self.complete)
+        self.uploads = Uploads(app[REPOSITORY], settings.max_upload_bytes, self.complete,
+                               stall_seconds=settings.http_read_timeout)
 
     async def complete(self, incoming: Incoming, path: Path) -> dict:
         """A finished upload joins its case (`Conversation.receive`); the answer is kept for the page."""
@@ -79,7 +82,7 @@ async def chat_page(request: web.Request) -> web.Response:
 async def chat_step(request: web.Request) -> web.Response:
     chat_app: WebChat = request.app[WEB]
     chat = chat_app.visitor(request)
-    body = await _json(request)
+    body = await json_body(request)
     language = accept_language(request)
     if "language" in body:
         answer = await _switch_language(request, chat, str(body["language"]), language)
@@ -114,18 +117,6 @@ def _event(body: dict):
     raise Problem(400, "unreadable_request")
 
 
-async def _json(request: web.Request) -> dict:
-    if request.content_type != "application/json":
-        raise Problem(415, "unreadable_request")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise Problem(400, "unreadable_request") from None
-    if not isinstance(body, dict):
-        raise Problem(400, "unreadable_request")
-    return body
-
-
 async def chat_updates(request: web.Request) -> web.Response:
     chat_app: WebChat = request.app[WEB]
     chat = chat_app.visitor(request)
@@ -157,7 +148,7 @@ async def checklist_download(request: web.Request) -> web.Response:
 async def create_upload(request: web.Request) -> web.Response:
     chat_app: WebChat = request.app[WEB]
     chat = chat_app.visitor(request)
-    incoming = chat_app.uploads.create(request, chat, "chat")
+    incoming = await chat_app.uploads.create(request, chat, "chat")
     return chat_app.uploads.created(incoming, "/api/uploads")
 
 
