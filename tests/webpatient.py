@@ -20,8 +20,10 @@ def metadata(name: str) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path / "data", max_upload_mb=2, public_url="http://scans.example.org/")
+def settings(tmp_path, database_url):
+    """On SQLite and, where a server answers, PostgreSQL (`tests.conftest.database_url`)."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, max_upload_mb=2,
+                    public_url="http://scans.example.org/")
 
 
 @pytest.fixture
