@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 
 from aiohttp import web
@@ -32,6 +33,8 @@ from dialogs.events import Button, Command, Reply, Text
 from dialogs.i18n import shipped
 from storage import Repository
 from storage.incoming import Incoming
+
+log = logging.getLogger("scanpass.web")
 
 
 class WebChat:
@@ -169,17 +172,22 @@ def setup_chat(app: web.Application, conversation: Conversation | None = None) -
 
 
 async def _sweeping(app: web.Application):
-    """Forgotten partial uploads are deleted hourly; background jobs end with the server."""
+    """Forgotten partial uploads are deleted hourly; a failed sweep is retried the next hour. The server
+    stops after a sweep under way has finished (its thread never outlives the repository)."""
     chat_app: WebChat = app[WEB]
+    stop = asyncio.Event()
 
     async def sweep() -> None:
-        while True:
-            await asyncio.to_thread(chat_app.uploads.sweep)
-            await asyncio.sleep(CLEAN_EVERY)
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(chat_app.uploads.sweep)
+            except Exception as error:  # noqa: BLE001 — the database may be away for a moment
+                log.warning("sweep of forgotten uploads failed: %s", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), CLEAN_EVERY)
 
     task = asyncio.create_task(sweep())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await task
     await chat_app.channel.close()
