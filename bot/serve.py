@@ -40,7 +40,27 @@ class PrivateAccessLog(AbstractAccessLogger):
         self.logger.info("%s %s %s %.0f ms", request.method, where, response.status, time * 1000)
 
 
-async def healthz(_request: web.Request) -> web.Response:
+HEALTH_TIMEOUT = 2.0   # seconds /healthz waits for the database's `SELECT 1`
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 `{"ok": true}`, or 503 naming what is wrong (`{"ok": false, "database": "unreachable"}`).
+    One database ping at a time per process: callers arriving meanwhile share its answer."""
+    problems = {}
+    repository = request.app.get(REPOSITORY)
+    if repository is not None:
+        state = request.app[HEALTH]
+        if state.ping is None or state.ping.done():
+            state.ping = asyncio.ensure_future(asyncio.to_thread(repository.ping))
+        try:
+            await asyncio.wait_for(asyncio.shield(state.ping), HEALTH_TIMEOUT)
+        except TimeoutError:
+            problems["database"] = "timeout"
+        except Exception as error:  # noqa: BLE001 — any failure of the ping: unhealthy, said by its kind only
+            log.warning("health: database unreachable (%s)", type(error).__name__)
+            problems["database"] = "unreachable"
+    if problems:
+        return web.json_response({"ok": False, **problems}, status=503)
     return web.json_response({"ok": True})
 
 
@@ -52,6 +72,25 @@ def senders(settings: Settings) -> dict:
     return {"telegram": TelegramSender(settings)}
 
 
+class Health:
+    """What /healthz keeps between calls: the database ping under way, if any."""
+
+    def __init__(self):
+        self.ping: asyncio.Future | None = None
+
+
+HEALTH = web.AppKey("health", Health)
+
+
+def runner_options(settings: Settings) -> dict:
+    """The aiohttp server's settings for `scanpass serve` (and tests that want the same server):
+    a request's headers must arrive within HTTP_READ_TIMEOUT of the connection opening (or of the
+    previous answer), and an idle keep-alive connection closes after as long; the access log keeps
+    patients out (`PrivateAccessLog`). Bodies that stall are cut by their handlers (`bot.web.uploads`,
+    `bot.web.bodies`); aiohttp 3.14 has no body read timeout of its own."""
+    return {"access_log_class": PrivateAccessLog, "keepalive_timeout": settings.http_read_timeout}
+
+
 def make_app(settings: Settings, repository: Repository | None = None, application=None,
              core: CaseCore | None = None, fetcher=None) -> web.Application:
     """The project's aiohttp app: health, static files, the web chat and the dashboard (with a repository),
@@ -60,7 +99,7 @@ def make_app(settings: Settings, repository: Repository | None = None, applicati
 
     Handlers find the settings, the repository, the case core and the Telegram Application under `bot.web.keys`."""
     app = web.Application()
-    app[SETTINGS], app[TELEGRAM] = settings, application
+    app[SETTINGS], app[TELEGRAM], app[HEALTH] = settings, application, Health()
     app.router.add_get("/healthz", healthz)
     if repository is not None:
         app[REPOSITORY] = repository
@@ -96,7 +135,7 @@ def _webhook_handler(application, secret: str | None):
 
 async def _running_jobs(app: web.Application):
     """The embedded queue's runner, for as long as the app runs (jobs a killed process left run again)."""
-    runner = app[CORE].queue.runner(app[JOBS]).start()
+    runner = await asyncio.to_thread(app[CORE].queue.runner(app[JOBS]).start)   # off the loop: it reads the database
     yield
     await asyncio.to_thread(runner.stop)
     for send in app[JOBS].senders.values():
@@ -114,7 +153,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None, fetcher=N
         from bot.telegram import build_application
 
         application = build_application(core)
-    runner = web.AppRunner(make_app(settings, repository, application, core, fetcher), access_log_class=PrivateAccessLog)
+    runner = web.AppRunner(make_app(settings, repository, application, core, fetcher), **runner_options(settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
     await site.start()

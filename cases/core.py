@@ -30,7 +30,7 @@ from dialogs.handoff import summary
 from dialogs.i18n import choose
 from dialogs.machine import step
 from storage import Repository, Settings
-from storage.errors import UploadTooLarge
+from storage.errors import CaseFull, UploadTooLarge
 from storage.jobs import JobTable
 from storage.outbox import Outbox
 from storage.progress import ProgressBoard
@@ -76,6 +76,8 @@ class CaseCore:
             upload = self.repository.store_upload(case, source, name)
         except UploadTooLarge:
             return case.locale, [Reply("upload_too_large", {"limit": self.settings.max_upload_mb})]
+        except CaseFull as full:      # MAX_CASE_MB / MAX_CASE_FILES, the same for every channel
+            return case.locale, [Reply("case_full", full.params)]
         kept = False
         try:
             with self.repository.step(chat) as current:

@@ -4,9 +4,9 @@
     repository = Repository.from_settings(Settings.from_env()).open()
 """
 from storage.config import Settings
-from storage.errors import ConfigurationError, ConsentRequired, NestedStep, StorageError, UploadTooLarge
+from storage.errors import CaseFull, ConfigurationError, ConsentRequired, NestedStep, StorageError, UploadTooLarge
 from storage.repository import Repository
 from storage.schema import make_engine, migrate
 
-__all__ = ["ConfigurationError", "ConsentRequired", "NestedStep", "Repository", "Settings", "StorageError",
+__all__ = ["CaseFull", "ConfigurationError", "ConsentRequired", "NestedStep", "Repository", "Settings", "StorageError",
            "UploadTooLarge", "make_engine", "migrate"]

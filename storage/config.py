@@ -28,6 +28,9 @@ class Settings:
     database_url: str = ""            # empty: sqlite:///<data_dir>/scanpass.db
     retention_days: int = 30
     max_upload_mb: int = 2048
+    max_case_mb: int = 4096           # all of a case's files together, stored and on their way in
+    max_case_files: int = 5000        # files in one case, stored and on their way in
+    secret_key: str | None = None     # signs cookies, the same on every instance; unset: made once in DATA_DIR
     coordinator_locale: str = "en"    # language of handoff summaries
     coordinator_chat_ids: tuple[int, ...] = field(default=(), metadata={"parse": lambda text: _chat_ids(text)})
     telegram_bot_token: str | None = None          # without it no Telegram channel starts
@@ -40,6 +43,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     public_url: str = ""              # the web page's public address, for upload links; empty: http://HTTP_HOST:HTTP_PORT
+    http_read_timeout: int = 75       # seconds a client may take to send a request's headers, or pause in a body
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -65,6 +69,12 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    def __repr__(self) -> str:       # the secrets stay out of tracebacks and logs
+        hidden = {"secret_key", "telegram_bot_token", "telegram_webhook_secret"}
+        shown = ", ".join(f"{f.name}={'***' if f.name in hidden and getattr(self, f.name) else repr(getattr(self, f.name))}"
+                          for f in dataclasses.fields(self))
+        return f"Settings({shown})"
 
 
 def _chat_ids(text: str) -> tuple[int, ...]:

@@ -20,6 +20,20 @@ class UploadTooLarge(StorageError):
         self.limit_bytes = limit_bytes
 
 
+class CaseFull(StorageError):
+    """A file would take the case past MAX_CASE_MB or MAX_CASE_FILES; nothing of it was kept.
+
+    `what` is "bytes" (then `limit` is in MB) or "files" (then `limit` is a number of files)."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(f"the case is full: at most {limit} {'MB' if what == 'bytes' else 'files'}")
+        self.what, self.limit = what, limit
+
+    @property
+    def params(self) -> dict:
+        return {"what": self.what, "limit": self.limit}
+
+
 class ConsentRequired(StorageError):
     """A file was offered for a case whose patient has not agreed to storage yet."""
 

@@ -173,4 +173,25 @@ class ProgressRow(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
+class IncomingRow(SQLModel, table=True):
+    """A resumable (tus) upload on its way in, shared by every instance: who owns it, how far it has come,
+    who is writing it right now (a lease), and the channel's answer once complete. Its bytes are
+    DATA_DIR/incoming/<id>.part until then."""
+    __tablename__ = "incoming_uploads"
+
+    id: str = Field(sa_type=sa.String(32), primary_key=True)          # 128 random bits, hex
+    case_id: int | None = Field(default=None, sa_column_args=[sa.ForeignKey("cases.id", ondelete="CASCADE")],
+                                nullable=True, index=True)              # the owner's case, when it has one
+    owner: str = Field(sa_type=sa.String(200), nullable=False, index=True)   # the chat ("web:…", "telegram:…")
+    via: str = Field(sa_type=sa.String(200), nullable=False)          # "chat" or "link:<token hash>"
+    name: str = Field(sa_type=sa.String(255), nullable=False)         # the patient's name for it, display only
+    length: int = Field(sa_type=sa.BigInteger, nullable=False)
+    committed: int = Field(default=0, sa_type=sa.BigInteger, nullable=False)   # bytes safely on disk
+    writer: str | None = Field(default=None, sa_type=sa.String(32), nullable=True)   # the PATCH holding the lease
+    lease_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), nullable=True)
+    answer: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True), nullable=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True),
+                                 nullable=False, index=True)
+
+
 metadata = SQLModel.metadata

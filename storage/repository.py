@@ -31,8 +31,10 @@ from sqlmodel import Session, select
 
 from dialogs.case import Case, Upload
 from storage.config import Settings
-from storage.errors import ConsentRequired, NestedStep, StorageError, UploadTooLarge
-from storage.models import CaseRow, HandoffRow, MessageRow, ProgressRow, ReportRow, UploadRow, UploadTokenRow, utcnow
+from storage.errors import CaseFull, ConsentRequired, NestedStep, StorageError, UploadTooLarge
+from storage.models import CaseRow, HandoffRow, IncomingRow, MessageRow, ProgressRow, ReportRow, UploadRow, \
+    UploadTokenRow, utcnow
+from storage.quota import CaseLimits, stored_usage
 from storage.schema import WRITE, make_engine, migrate
 
 MB = 1024 * 1024
@@ -42,10 +44,12 @@ _NAME_LIMIT = 255
 
 
 class Repository:
-    def __init__(self, url: str, data_dir: Path | str, *, max_upload_mb: int = 2048) -> None:
+    def __init__(self, url: str, data_dir: Path | str, *, max_upload_mb: int = 2048,
+                 limits: CaseLimits = CaseLimits()) -> None:
         self.url = url
         self.data_dir = Path(data_dir).resolve()
         self.max_upload_bytes = max_upload_mb * MB
+        self.limits = limits                       # MAX_CASE_MB and MAX_CASE_FILES, for every channel
         self._engine: Engine | None = None
         self._locks: dict[str, list] = {}          # chat → [Lock, number of threads using or waiting]
         self._locks_guard = threading.Lock()
@@ -56,7 +60,8 @@ class Repository:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Repository:
-        return cls(settings.database_url, settings.data_dir, max_upload_mb=settings.max_upload_mb)
+        return cls(settings.database_url, settings.data_dir, max_upload_mb=settings.max_upload_mb,
+                   limits=CaseLimits.from_settings(settings))
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -72,6 +77,11 @@ class Repository:
                 raise
             self._engine = engine
         return self
+
+    def ping(self) -> None:
+        """A quick `SELECT 1`: raises if the database cannot be reached."""
+        with self._require_engine().connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
         if self._engine is not None:
@@ -166,12 +176,17 @@ class Repository:
 
     def store_upload(self, case: Case, source: BinaryIO, name: str) -> Upload:
         """Copy a binary stream into the case's upload folder under a generated name, counting
-        size and sha256 on the way. Over MAX_UPLOAD_MB: `UploadTooLarge`, and no file is left.
+        size and sha256 on the way. Over MAX_UPLOAD_MB: `UploadTooLarge`; past the case's MAX_CASE_MB or
+        MAX_CASE_FILES (with the files it holds): `CaseFull`; either way no file is left.
 
         The returned `Upload` is not added to `case.uploads`: the dialog does that."""
         if not case.consent:
             raise ConsentRequired("no file is stored before the patient agrees")
         path = self.upload_dir(case) / (secrets.token_hex(16) + _extension(name))
+        with self._transaction() as session:
+            held = stored_usage(session, case.id)
+        self.limits.check(held, adding_bytes=0)
+        room = self.limits.max_mb * MB - held.bytes
         digest, size = hashlib.sha256(), 0
         try:
             with open(path, "xb") as out:
@@ -181,6 +196,8 @@ class Repository:
                     size += len(chunk)
                     if size > self.max_upload_bytes:
                         raise UploadTooLarge(self.max_upload_bytes)
+                    if size > room:
+                        raise CaseFull("bytes", self.limits.max_mb)
                     digest.update(chunk)
                     out.write(chunk)
         except BaseException:
@@ -201,8 +218,9 @@ class Repository:
             if row is None:
                 return False
             case_id = row.id
-            _delete_rows(session, case_id)
+            incoming = _delete_rows(session, case_id)
         shutil.rmtree(self._case_dir(case_id), ignore_errors=True)
+        self._forget_incoming(incoming)
         return True
 
     def purge(self, retention_days: int, now: datetime | None = None) -> int:
@@ -220,8 +238,9 @@ class Repository:
                 row = session.exec(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).first()
                 if row is None or _utc(row.updated_at) >= cutoff:    # erased or touched meanwhile
                     continue
-                _delete_rows(session, case_id)
+                incoming = _delete_rows(session, case_id)
             shutil.rmtree(self._case_dir(case_id), ignore_errors=True)
+            self._forget_incoming(incoming)
             erased += 1
         self._purge_orphan_dirs(cutoff)
         return erased
@@ -354,6 +373,14 @@ class Repository:
                                   sha256=upload.sha256, created_at=now))
         return dropped
 
+    def incoming_part(self, upload_id: str) -> Path:
+        """DATA_DIR/incoming/<id>.part: the bytes of an upload on its way in (`storage.incoming`)."""
+        return self.data_dir / "incoming" / f"{upload_id}.part"
+
+    def _forget_incoming(self, upload_ids: Iterable[str]) -> None:
+        for upload_id in upload_ids:
+            self.incoming_part(upload_id).unlink(missing_ok=True)
+
     def _case_dir(self, case_id: int) -> Path:
         return self.data_dir / "uploads" / str(int(case_id))
 
@@ -380,10 +407,16 @@ class Repository:
                 shutil.rmtree(directory, ignore_errors=True)
 
 
-def _delete_rows(session: Session, case_id: int) -> None:
+def _delete_rows(session: Session, case_id: int) -> list[str]:
+    """Deletes the case's rows; returns the ids of its incoming uploads, whose partial files go after the commit."""
+    chat = session.exec(select(CaseRow.chat).where(CaseRow.id == case_id)).one()
+    incoming = list(session.exec(select(IncomingRow.id).where(
+        sa.or_(IncomingRow.case_id == case_id, IncomingRow.owner == chat))).all())
+    session.execute(sa.delete(IncomingRow).where(IncomingRow.id.in_(incoming)))
     for table in (UploadRow, ReportRow, HandoffRow, UploadTokenRow, MessageRow, ProgressRow):
         session.execute(sa.delete(table).where(table.case_id == case_id))
     session.execute(sa.delete(CaseRow).where(CaseRow.id == case_id))
+    return incoming
 
 
 def _sync_document(session: Session, table: type, attribute: str, case_id: int, document: dict | None,

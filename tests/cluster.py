@@ -187,7 +187,7 @@ class Cluster:
     """The instances, the workers and the balancer of one test, sharing a database and a DATA_DIR."""
 
     def __init__(self, folder: Path, database_url: str, serve: int, workers: int,
-                 serve_command: list[str], worker_command: list[str]):
+                 serve_command: list[str], worker_command: list[str], worker_env: dict | None = None):
         self.folder = folder
         self.data_dir = folder / "data"                 # the shared DATA_DIR
         logs, run = folder / "logs", folder / "run"     # run: the processes' working folder (no .env in it)
@@ -200,7 +200,8 @@ class Cluster:
                                HTTP_HOST="127.0.0.1", PUBLIC_URL=self.url)
         self.instances = {f"s{n}": Process(f"s{n}", serve_command, self.env, logs / f"s{n}.log", run, free_port())
                           for n in range(1, serve + 1)}
-        self.workers = {f"w{n}": Process(f"w{n}", worker_command, self.env, logs / f"w{n}.log", run)
+        self.workers = {f"w{n}": Process(f"w{n}", worker_command, {**self.env, **(worker_env or {})},
+                                         logs / f"w{n}.log", run)
                         for n in range(1, workers + 1)}
         self.balancer: Balancer | None = None
 
@@ -348,11 +349,11 @@ def cluster(tmp_path, cluster_database):
     made: list[Cluster] = []
 
     def make(serve: int = 2, workers: int = 0, serve_command: list[str] = SERVE,
-             worker_command: list[str] = WORKER) -> Cluster:
+             worker_command: list[str] = WORKER, worker_env: dict | None = None) -> Cluster:
         if workers and (missing := worker_exists(worker_command)):
             pytest.skip(missing)
         deployment = Cluster(tmp_path / f"cluster{len(made) + 1}", cluster_database, serve, workers,
-                             serve_command, worker_command)
+                             serve_command, worker_command, worker_env)
         made.append(deployment)
         return deployment.up()
 

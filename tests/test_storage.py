@@ -26,6 +26,8 @@ from storage import (ConfigurationError, ConsentRequired, NestedStep, Repository
 from storage.models import metadata
 from storage.schema import alembic_config
 
+MB = 1024 * 1024
+
 
 # ---- databases -----------------------------------------------------------------------------
 
@@ -361,3 +363,49 @@ def test_a_new_setting_is_one_field():
     assert Wider.from_env({}, env_file=None).telegram_bot_token is None
     with pytest.raises(ConfigurationError, match="TELEGRAM_LOCAL_MODE"):
         Wider.from_env({"TELEGRAM_LOCAL_MODE": "maybe"}, env_file=None)
+
+
+# ---- uploads on their way in (storage.incoming) ------------------------------------------------------
+
+def test_delete_and_purge_erase_incoming_uploads_and_their_partial_files(repository):
+    from storage.incoming import IncomingUploads
+    store = IncomingUploads(repository)
+    for chat, upload_id in (("web:" + "a" * 32, "a" * 32), ("web:" + "b" * 32, "b" * 32)):
+        consented(repository, chat)
+        store.create(upload_id, chat, "chat", "Jane Doe MRI.zip", 10)
+        repository.incoming_part(upload_id).parent.mkdir(parents=True, exist_ok=True)
+        repository.incoming_part(upload_id).write_bytes(b"12345")
+    assert repository.delete("web:" + "a" * 32)
+    assert store.get("a" * 32) is None and not repository.incoming_part("a" * 32).exists()
+    assert repository.purge(0, now=datetime.now(UTC) + timedelta(days=1)) == 1
+    assert store.get("b" * 32) is None and not repository.incoming_part("b" * 32).exists()
+
+
+def test_the_sweep_forgets_old_uploads_nobody_writes(repository):
+    from storage.incoming import IncomingUploads
+    store = IncomingUploads(repository)
+    old = datetime.now(UTC) - timedelta(days=2)
+    store.create("c" * 32, "web:" + "c" * 32, "chat", "a.dcm", 10, now=old)       # a visitor without a case
+    store.create("d" * 32, "web:" + "c" * 32, "chat", "b.dcm", 10, now=old)
+    store.create("e" * 32, "web:" + "c" * 32, "chat", "c.dcm", 10)                 # recent
+    assert store.take("d" * 32, "writer") is not None                             # being written
+    assert store.forgotten(timedelta(days=1)) == ["c" * 32]
+
+
+def test_store_upload_honours_the_case_quota_and_leaves_no_file(open_repository, tmp_path):
+    from storage import CaseFull
+    from storage.quota import CaseLimits
+    repository = open_repository(limits=CaseLimits(max_mb=1, max_files=2))
+    case = consented(repository, "telegram:1")
+    with repository.step("telegram:1") as case:
+        case.uploads.append(repository.store_upload(case, io.BytesIO(b"a" * (MB - 10)), "a.dcm"))
+    with repository.step("telegram:1") as case:
+        with pytest.raises(CaseFull) as over:
+            repository.store_upload(case, io.BytesIO(b"b" * 11), "b.dcm")
+        assert over.value.params == {"what": "bytes", "limit": 1}
+        case.uploads.append(repository.store_upload(case, io.BytesIO(b"b" * 10), "b.dcm"))   # to the byte
+    with repository.step("telegram:1") as case:
+        with pytest.raises(CaseFull) as full:
+            repository.store_upload(case, io.BytesIO(b""), "c.dcm")
+        assert full.value.params == {"what": "files", "limit": 2}
+    assert len(list((tmp_path / "data" / "uploads").rglob("*.dcm"))) == 2

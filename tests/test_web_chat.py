@@ -12,7 +12,6 @@ import pytest
 from aiohttp import web
 
 from cases.links import LinkFetcher
-from bot.serve import make_app
 from bot.web.keys import CORE, JOBS, WEB
 from cases import casework
 from bot.web.visitors import COOKIE, SECRET_FILE
@@ -20,7 +19,7 @@ from tests import providers
 from tests.factory import SeriesSpec, write_study
 from tests.providers import running_providers
 from tests.webpatient import client, repository, settings  # noqa: F401 — fixtures
-from tests.webpatient import WebPatient
+from tests.webpatient import WebPatient, web_app
 
 
 async def through_answers(patient: WebPatient) -> None:
@@ -142,7 +141,7 @@ async def test_404_page_in_the_visitors_language(client, language, words):
 
 @pytest.mark.parametrize("language,words", [("en", "Too large"), ("ru", "Слишком большой")])
 async def test_413_page_in_the_visitors_language(aiohttp_client, settings, repository, language, words):
-    app = make_app(settings, repository)
+    app = web_app(settings, repository)
 
     async def form(request: web.Request) -> web.Response:
         await request.post()          # over aiohttp's body limit: 413
@@ -158,7 +157,7 @@ async def test_413_page_in_the_visitors_language(aiohttp_client, settings, repos
 @pytest.mark.parametrize("language,words", [("en", "Something went wrong"), ("zh-CN", "出了点问题")])
 async def test_500_page_in_the_visitors_language_says_nothing_was_lost(aiohttp_client, settings, repository,
                                                                        language, words, caplog):
-    app = make_app(settings, repository)
+    app = web_app(settings, repository)
 
     async def broken(_request: web.Request) -> web.Response:
         raise RuntimeError("patient Jane Doe's file")
@@ -200,7 +199,7 @@ async def test_a_cloud_link_in_the_web_chat_is_downloaded_into_the_case(aiohttp_
             archive.write(path, f"CT/{path.name}")
     monkeypatch.setitem(providers.FILES, "wetransfer_ct_2024-05-01_1200.zip", packed.getvalue())
     async with running_providers() as server:
-        app = make_app(settings, repository)
+        app = web_app(settings, repository)
         app[JOBS].fetcher = LinkFetcher(settings.max_upload_bytes, **server.options)
         patient = WebPatient(await aiohttp_client(app))
         await through_answers(patient)

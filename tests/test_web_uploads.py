@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from bot.serve import make_app
 from bot.web.keys import CORE, WEB
 from cases.upload_links import upload_link
 from dialogs.events import Button, Command
@@ -14,7 +13,7 @@ from storage.models import utcnow
 from storage.upload_tokens import UploadTokens
 from tests.factory import SeriesSpec, write_study
 from tests.webpatient import client, repository, settings  # noqa: F401 — fixtures
-from tests.webpatient import TUS, WebPatient
+from tests.webpatient import TUS, WebPatient, web_app
 
 MB = 1024 * 1024
 
@@ -146,7 +145,7 @@ def telegram_patient(conversation, chat: str = "telegram:4242") -> None:
 
 
 async def test_upload_link_joins_the_telegram_case_answers_there_and_is_spent(aiohttp_client, settings, repository, tmp_path):
-    app = make_app(settings, repository)
+    app = web_app(settings, repository)
     client = await aiohttp_client(app)
     conversation = app[CORE]
     telegram_patient(conversation)

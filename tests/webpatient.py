@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.serve import make_app
+from cases import CaseCore
+from cases.queue import EmbeddedQueue
+from storage.jobs import JobTable
 from storage import Repository, Settings
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -20,8 +23,10 @@ def metadata(name: str) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return Settings(data_dir=tmp_path / "data", max_upload_mb=2, public_url="http://scans.example.org/")
+def settings(tmp_path, database_url):
+    """On SQLite and, where a server answers, PostgreSQL (`tests.conftest.database_url`)."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, max_upload_mb=2,
+                    public_url="http://scans.example.org/")
 
 
 @pytest.fixture
@@ -30,9 +35,16 @@ def repository(settings):
         yield repository
 
 
+def web_app(settings, repository, **options):
+    """The app with the embedded job queue on either database: it runs its checks and downloads itself.
+    (Procrastinate, the queue of PostgreSQL deployments, is tested with real workers in test_cluster.py.)"""
+    core = CaseCore(repository, settings, EmbeddedQueue(JobTable(repository)))
+    return make_app(settings, repository, core=core, **options)
+
+
 @pytest.fixture
 async def client(aiohttp_client, settings, repository):
-    return await aiohttp_client(make_app(settings, repository))
+    return await aiohttp_client(web_app(settings, repository))
 
 
 class WebPatient:

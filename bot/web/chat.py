@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
+import logging
 from pathlib import Path
 
 from aiohttp import web
 
+from bot.web.bodies import json_body
 from bot.web.channel import WebChannel
 from bot.web.checklist_pdf import FontsMissing, checklist_pdf
 from bot.web.errors import error_pages
@@ -25,10 +27,13 @@ from bot.web.keys import CORE, LOCALE, REPOSITORY, SETTINGS, WEB
 from bot.web.pages import page
 from bot.web.problems import Problem
 from bot.web.upload_links import setup_upload_links
-from bot.web.uploads import CLEAN_EVERY, Incoming, Uploads, add_upload_routes
-from bot.web.visitors import Visitors, accept_language, load_secret
+from bot.web.uploads import CLEAN_EVERY, Uploads, add_upload_routes
+from bot.web.visitors import Visitors, accept_language, signing_secret
 from dialogs.events import Button, Command, Reply, Text
 from dialogs.i18n import shipped
+from storage.incoming import Incoming
+
+log = logging.getLogger("scanpass.web")
 
 # PDFs are made on threads of their own, never on the steps' threads: a burst of them queues here.
 PDF_THREADS = 1
@@ -39,9 +44,10 @@ class WebChat:
 
     def __init__(self, app: web.Application):
         settings = app[SETTINGS]
-        self.visitors = Visitors(load_secret(settings.data_dir), secure=settings.public_url.startswith("https:"))
+        self.visitors = Visitors(signing_secret(settings), secure=settings.public_url.startswith("https:"))
         self.channel = WebChannel(app[CORE])
-        self.uploads = Uploads(settings.data_dir, settings.max_upload_bytes, self.complete)
+        self.uploads = Uploads(app[REPOSITORY], settings.max_upload_bytes, self.complete,
+                               stall_seconds=settings.http_read_timeout)
         self.pdfs = ThreadPoolExecutor(max_workers=PDF_THREADS, thread_name_prefix="scanpass-pdf")
 
     async def complete(self, incoming: Incoming, path: Path) -> dict:
@@ -82,7 +88,7 @@ async def chat_page(request: web.Request) -> web.Response:
 async def chat_step(request: web.Request) -> web.Response:
     chat_app: WebChat = request.app[WEB]
     chat = chat_app.visitor(request)
-    body = await _json(request)
+    body = await json_body(request)
     language = accept_language(request)
     if "language" in body:
         answer = await _switch_language(request, chat, str(body["language"]), language)
@@ -117,18 +123,6 @@ def _event(body: dict):
     raise Problem(400, "unreadable_request")
 
 
-async def _json(request: web.Request) -> dict:
-    if request.content_type != "application/json":
-        raise Problem(415, "unreadable_request")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise Problem(400, "unreadable_request") from None
-    if not isinstance(body, dict):
-        raise Problem(400, "unreadable_request")
-    return body
-
-
 async def chat_updates(request: web.Request) -> web.Response:
     chat_app: WebChat = request.app[WEB]
     chat = chat_app.visitor(request)
@@ -160,7 +154,7 @@ async def checklist_download(request: web.Request) -> web.Response:
 async def create_upload(request: web.Request) -> web.Response:
     chat_app: WebChat = request.app[WEB]
     chat = chat_app.visitor(request)
-    incoming = chat_app.uploads.create(request, chat, "chat")
+    incoming = await chat_app.uploads.create(request, chat, "chat")
     return chat_app.uploads.created(incoming, "/api/uploads")
 
 
@@ -180,17 +174,22 @@ def setup_chat(app: web.Application) -> None:
 
 
 async def _sweeping(app: web.Application):
-    """Forgotten partial uploads are deleted hourly."""
+    """Forgotten partial uploads are deleted hourly; a failed sweep is retried the next hour. The server
+    stops after a sweep under way has finished (its thread never outlives the repository)."""
     chat_app: WebChat = app[WEB]
+    stop = asyncio.Event()
 
     async def sweep() -> None:
-        while True:
-            await asyncio.to_thread(chat_app.uploads.sweep)
-            await asyncio.sleep(CLEAN_EVERY)
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(chat_app.uploads.sweep)
+            except Exception as error:  # noqa: BLE001 — the database may be away for a moment
+                log.warning("sweep of forgotten uploads failed: %s", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), CLEAN_EVERY)
 
     task = asyncio.create_task(sweep())
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await task
     chat_app.pdfs.shutdown(wait=False, cancel_futures=True)

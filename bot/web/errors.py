@@ -12,7 +12,7 @@ import logging
 
 from aiohttp import web
 
-from bot.web.keys import LOCALE, REPOSITORY, SETTINGS, WEB
+from bot.web.keys import LOCALE, REPOSITORY, WEB
 from bot.web.pages import page
 from bot.web.problems import Problem, problem_text
 from bot.web.uploads import tus_headers
@@ -20,7 +20,8 @@ from bot.web.visitors import accept_language
 
 log = logging.getLogger("scanpass.web")
 
-CODES = {404: "not_found", 405: "not_found", 413: "too_large"}
+CODES = {404: "not_found", 405: "not_found", 413: "request_too_large"}   # aiohttp's own refusals
+MB = 1024 * 1024
 
 
 @web.middleware
@@ -32,8 +33,8 @@ async def error_pages(request: web.Request, handler) -> web.StreamResponse:
     except web.HTTPException as error:
         if error.status not in CODES:
             raise
-        return await _answer(request, error.status, CODES[error.status],
-                             {"limit": request.app[SETTINGS].max_upload_mb})
+        limit = max(1, request.client_max_size // MB)    # 413 here: a body over client_max_size, not a file
+        return await _answer(request, error.status, CODES[error.status], {"limit": limit} if error.status == 413 else {})
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception as error:  # noqa: BLE001 — anything unexpected: a clear page, and the saved case untouched

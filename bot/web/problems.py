@@ -5,6 +5,8 @@ as JSON `{"error": code, "message": "…"}` on the API and as an error page else
 """
 from __future__ import annotations
 
+from babel.numbers import format_decimal
+
 from dialogs.events import Reply
 from dialogs.i18n import choose, translations
 from dialogs.replies import render
@@ -27,6 +29,9 @@ MESSAGES = {
     "link_spent": N_("This upload link has already been used. Send the file again in Telegram to get a new one."),
     "pdf_unavailable": N_("The PDF cannot be made on this server right now. Use Print instead: most browsers can "
                           "print to a PDF file."),
+    "request_too_large": N_("This message is larger than %(limit)s MB, the most the chat takes at once. Files go "
+                            "through the button for sending files, not into a message."),
+    "request_timeout": N_("This request arrived too slowly and was stopped. Check your connection and try again."),
     "server_error": N_("Something went wrong on our side. Everything you sent before is saved; please try again "
                        "in a minute."),
 }
@@ -46,5 +51,9 @@ def problem_text(code: str, locale: str, **params) -> str:
     locale = choose(locale)
     if code == "too_large":   # the same words the chat uses for a file over MAX_UPLOAD_MB
         return render(Reply("upload_too_large", {"limit": params.get("limit", 0)}), locale).text
-    message = MESSAGES[SAME_AS.get(code, code)]
-    return translations(locale).gettext(message)
+    if code == "case_full":   # the same words every channel uses past MAX_CASE_MB / MAX_CASE_FILES
+        return render(Reply("case_full", {"what": params.get("what"), "limit": params.get("limit", 0)}), locale).text
+    message = translations(locale).gettext(MESSAGES[SAME_AS.get(code, code)])
+    if "%(limit)s" in message:
+        message = message % {"limit": format_decimal(params.get("limit", 0), locale=locale)}
+    return message

@@ -13,6 +13,7 @@ import asyncio
 
 from aiohttp import web
 
+from bot.web.bodies import json_body
 from bot.web.keys import CORE, LOCALE, REPOSITORY, SETTINGS, WEB
 from bot.web.pages import page
 from bot.web.problems import Problem
@@ -43,7 +44,7 @@ async def upload_page(request: web.Request) -> web.Response:
 async def create_upload(request: web.Request) -> web.Response:
     grant = await _grant(request)
     uploads = request.app[WEB].uploads
-    incoming = uploads.create(request, grant.chat, f"link:{token_hash(request.match_info['token'])}")
+    incoming = await uploads.create(request, grant.chat, f"link:{token_hash(request.match_info['token'])}")
     return uploads.created(incoming, "/api/uploads")
 
 
@@ -53,11 +54,12 @@ async def finish(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     chat_app = request.app[WEB]
     via = f"link:{token_hash(token)}"
-    try:
-        ids = [str(upload) for upload in (await request.json()).get("uploads", [])]
-    except (ValueError, AttributeError):
-        raise Problem(400, "unreadable_request") from None
-    received = [incoming.answer["received"] for incoming in map(chat_app.uploads.get, ids)
+    uploads = (await json_body(request)).get("uploads", [])
+    if not isinstance(uploads, list):
+        raise Problem(400, "unreadable_request")
+    ids = [str(upload) for upload in uploads]
+    found = [await chat_app.uploads.get(upload) for upload in ids[:request.app[SETTINGS].max_case_files]]
+    received = [incoming.answer["received"] for incoming in found
                 if incoming is not None and incoming.via == via and (incoming.answer or {}).get("received")]
     if not await asyncio.to_thread(UploadTokens(request.app[REPOSITORY]).spend, token):
         raise Problem(410, "link_spent")

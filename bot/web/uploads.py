@@ -5,107 +5,87 @@
     PATCH /api/uploads/ID   Upload-Offset (must be the server's, else 409), body appended as it arrives
     GET   /api/uploads/ID   the channel's answer once the upload is complete (JSON)
 
-Bytes go straight to DATA_DIR/incoming/ID.part, never held whole in memory; MAX_UPLOAD_MB is checked
-when the upload is created and again on every chunk (a body longer than declared is refused and the
-partial file deleted). When the last byte arrives the channel's `complete` callback gets the file
-(the chat hands it to `Conversation.receive`); the partial file is deleted after it, whatever it said.
-Unfinished uploads are forgotten after `KEEP_PARTIAL`.
+Any instance answers any of these: the record of an upload lives in the database (`storage.incoming`),
+its bytes in DATA_DIR/incoming/ID.part on the shared disk, never whole in memory. One PATCH writes at a
+time, whichever instance it reaches: it holds a lease (renewed while streaming, committing the offset)
+and another PATCH meanwhile gets 409 busy. A writer that dies leaves its lease to run out; the next one
+cuts the partial file back to the committed offset, which is what HEAD reports.
 
-Who may touch an upload: the owner recorded at creation (`Owner`); the id is 128 random bits.
+Limits: MAX_UPLOAD_MB per file and MAX_CASE_MB / MAX_CASE_FILES per case (its stored files and the
+uploads on their way in) at creation and again when a PATCH begins (a body longer than declared is
+refused and the partial file deleted); a body that stalls HTTP_READ_TIMEOUT seconds is cut, and the
+upload resumes from what arrived. When the last byte arrives the channel's `complete` callback gets the
+file (the chat hands it to `Conversation.receive`); the partial file is deleted after it, whatever it
+said. Unfinished uploads are forgotten after `KEEP_PARTIAL`.
+
+Who may touch an upload: the owner recorded at creation (`authorize`); the id is 128 random bits.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
-import json
+import contextlib
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
 from bot.web.problems import Problem
+from storage import CaseFull, Repository
+from storage.incoming import LEASE, Incoming, IncomingUploads
 
 TUS_VERSION = "1.0.0"
 OFFSET_TYPE = "application/offset+octet-stream"
-KEEP_PARTIAL = 24 * 60 * 60     # seconds an unfinished upload may wait to be resumed
-CLEAN_EVERY = 60 * 60           # seconds between sweeps of forgotten partial uploads
+KEEP_PARTIAL = timedelta(hours=24)   # how long an unfinished upload may wait to be resumed
+CLEAN_EVERY = 60 * 60                # seconds between sweeps of forgotten partial uploads
+RENEW_EVERY = LEASE.total_seconds() / 6   # seconds between lease renewals (and offset commits) while streaming
 MB = 1024 * 1024
-
-
-@dataclass
-class Incoming:
-    """An upload on its way in: who owns it, what it is called, how long it will be."""
-
-    id: str
-    owner: str          # the chat it belongs to ("web:…", "telegram:…")
-    via: str            # "chat" (the visitor's cookie) or "link:<token hash>" (a one-time upload page)
-    name: str           # the patient's name for it (display only)
-    length: int
-    created: float
-    answer: dict | None = None   # the channel's answer, once complete
-
 
 Complete = Callable[[Incoming, Path], Awaitable[dict]]
 
 
 class Uploads:
-    """The uploads of one server: creation, resumption, streaming, and handing complete files on."""
+    """Creation, resumption, streaming, and handing complete files on; the same on every instance."""
 
-    def __init__(self, data_dir: Path, max_bytes: int, complete: Complete):
-        self.folder = Path(data_dir) / "incoming"
+    def __init__(self, repository: Repository, max_bytes: int, complete: Complete, stall_seconds: float = 75):
+        self.repository, self.store = repository, IncomingUploads(repository)
+        self.folder = repository.data_dir / "incoming"
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.max_bytes, self.complete = max_bytes, complete
-        self.busy: set[str] = set()      # uploads a PATCH is writing right now
+        self.max_bytes, self.complete, self.stall_seconds = max_bytes, complete, stall_seconds
 
-    # ---- files ---------------------------------------------------------------------------------
     def _part(self, upload_id: str) -> Path:
-        return self.folder / f"{upload_id}.part"
+        return self.repository.incoming_part(upload_id)
 
-    def _info(self, upload_id: str) -> Path:
-        return self.folder / f"{upload_id}.json"
-
-    def _save(self, incoming: Incoming) -> None:
-        partial = self._info(incoming.id).with_suffix(".tmp")
-        partial.write_text(json.dumps(asdict(incoming)), encoding="utf-8")
-        partial.replace(self._info(incoming.id))
-
-    def get(self, upload_id: str) -> Incoming | None:
+    async def get(self, upload_id: str) -> Incoming | None:
         if len(upload_id) != 32 or not all(c in "0123456789abcdef" for c in upload_id):
             return None
-        try:
-            return Incoming(**json.loads(self._info(upload_id).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def offset(self, incoming: Incoming) -> int:
-        try:
-            return self._part(incoming.id).stat().st_size
-        except FileNotFoundError:
-            return incoming.length if incoming.answer is not None else 0
+        return await asyncio.to_thread(self.store.get, upload_id)
 
     def forget(self, upload_id: str) -> None:
+        self.store.forget(upload_id)
         self._part(upload_id).unlink(missing_ok=True)
-        self._info(upload_id).unlink(missing_ok=True)
 
-    def sweep(self, now: float | None = None) -> int:
-        """Delete uploads (partial or answered) older than KEEP_PARTIAL; returns how many."""
-        now = now or time.time()
+    def sweep(self) -> int:
+        """Delete uploads (partial or answered) older than KEEP_PARTIAL that nobody is writing; returns how many.
+        Partial files no record knows (left by a crash between the two) go too, once as old."""
         swept = 0
-        for info in self.folder.glob("*.json"):
-            try:
-                if info.stat().st_mtime < now - KEEP_PARTIAL and info.stem not in self.busy:
-                    self.forget(info.stem)
-                    swept += 1
-            except FileNotFoundError:
-                continue
+        for upload_id in self.store.forgotten(KEEP_PARTIAL):
+            self.forget(upload_id)
+            swept += 1
+        cutoff = time.time() - KEEP_PARTIAL.total_seconds()
+        for part in self.folder.glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if part.stat().st_mtime < cutoff and self.store.get(part.stem) is None:
+                    part.unlink(missing_ok=True)
         return swept
 
     # ---- the protocol --------------------------------------------------------------------------
-    def create(self, request: web.Request, owner: str, via: str) -> Incoming:
+    async def create(self, request: web.Request, owner: str, via: str) -> Incoming:
         _require_tus(request)
         if "Upload-Defer-Length" in request.headers:
             raise Problem(400, "length_required")
@@ -119,10 +99,16 @@ class Uploads:
             raise Problem(413, "too_large", limit=self.max_bytes // MB)
         metadata = _metadata(request.headers.get("Upload-Metadata", ""))
         name = (metadata.get("relativePath") or metadata.get("filename") or "upload").strip("/") or "upload"
-        incoming = Incoming(secrets.token_hex(16), owner, via, name[:255], length, time.time())
-        self._part(incoming.id).touch()
-        self._save(incoming)
-        return incoming
+        upload_id = secrets.token_hex(16)
+        self._part(upload_id).touch()
+        try:
+            return await asyncio.to_thread(self.store.create, upload_id, owner, via, name, length)
+        except CaseFull as full:
+            self._part(upload_id).unlink(missing_ok=True)
+            raise Problem(413, "case_full", **full.params) from None
+        except BaseException:
+            self._part(upload_id).unlink(missing_ok=True)
+            raise
 
     def created(self, incoming: Incoming, base: str) -> web.Response:
         response = web.Response(status=201, headers={"Location": f"{base}/{incoming.id}"})
@@ -138,39 +124,108 @@ class Uploads:
             claimed = int(request.headers["Upload-Offset"])
         except (KeyError, ValueError):
             raise Problem(400, "offset_required") from None
-        if incoming.id in self.busy:
-            raise Problem(409, "busy")
-        current = self.offset(incoming)
-        if incoming.answer is not None or claimed != current:
-            raise Problem(409, "wrong_offset", offset=current)
-        self.busy.add(incoming.id)
+        writer = secrets.token_hex(16)
         try:
-            written = await self._append(request, incoming, current)
-            if written < incoming.length:
-                return written
-            incoming.answer = await self.complete(incoming, self._part(incoming.id))
-            self._part(incoming.id).unlink(missing_ok=True)
-            self._save(incoming)
+            taken = await asyncio.to_thread(self.store.take, incoming.id, writer)
+        except CaseFull as full:      # the case filled up (another channel, another upload) since creation
+            await asyncio.to_thread(self.forget, incoming.id)
+            raise Problem(413, "case_full", **full.params) from None
+        if taken is None:
+            raise Problem(409, "busy")
+        lease = Lease(self.store, incoming.id, writer, taken.offset)
+        try:
+            if taken.answer is not None or claimed != taken.offset:
+                raise Problem(409, "wrong_offset", offset=taken.offset)
+            async with lease.kept():
+                written = await self._append(request, taken, lease)
+                if written < taken.length:
+                    return written
+                answer = await self.complete(taken, self._part(taken.id))
+            self._part(taken.id).unlink(missing_ok=True)
+            await asyncio.to_thread(self.store.release, taken.id, writer, written, answer)
+            lease.released = True
             return written
         finally:
-            self.busy.discard(incoming.id)
+            if not lease.released:
+                await asyncio.to_thread(self.store.release, incoming.id, writer, lease.offset)
 
-    async def _append(self, request: web.Request, incoming: Incoming, offset: int) -> int:
-        part = self._part(incoming.id)
-        with part.open("r+b") as out:
+    async def _append(self, request: web.Request, incoming: Incoming, lease: Lease) -> int:
+        """Stream the body into the partial file from the committed offset; returns the offset reached."""
+        offset = lease.offset
+        too_long = False
+        with self._part(incoming.id).open("r+b", buffering=0) as out:
+            out.truncate(offset)          # a dead writer's tail past the committed offset is not kept
             out.seek(offset)
+            lease.file = out.fileno()
             try:
-                async for chunk in request.content.iter_any():
-                    offset += len(chunk)
-                    if offset > incoming.length:
+                while True:
+                    async with asyncio.timeout(self.stall_seconds):
+                        chunk = await request.content.readany()
+                    if not chunk:
                         break
+                    if offset + len(chunk) > incoming.length:
+                        too_long = True
+                        break
+                    if not await lease.still_mine():
+                        raise Problem(409, "busy")
                     out.write(chunk)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                pass                      # what arrived stays: HEAD tells the client where to resume
-        if offset > incoming.length:      # a body longer than declared: nothing of it is kept
-            self.forget(incoming.id)
+                    offset = lease.offset = offset + len(chunk)
+            except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+                pass                      # cut or stalled: what arrived stays, HEAD tells where to resume
+            finally:
+                lease.file = None
+                await asyncio.to_thread(os.fsync, out.fileno())
+        if too_long:                      # a body longer than declared: nothing of it is kept
+            lease.released = True
+            await asyncio.to_thread(self.forget, incoming.id)
             raise Problem(413, "too_large", limit=self.max_bytes // MB)
-        return part.stat().st_size
+        return offset
+
+
+class Lease:
+    """One PATCH's claim on an upload: renewed in the background while it streams (committing the offset
+    written so far), and checked before each write so a writer that lost it never writes again."""
+
+    def __init__(self, store: IncomingUploads, upload_id: str, writer: str, offset: int):
+        self.store, self.upload_id, self.writer, self.offset = store, upload_id, writer, offset
+        self.file: int | None = None
+        self.released = False
+        self.lost = False
+        self.confirmed = asyncio.get_running_loop().time()
+
+    async def _renew(self) -> bool:
+        offset, file = self.offset, self.file
+        if file is not None:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(os.fsync, file)   # what is committed is on the shared disk
+        if await asyncio.to_thread(self.store.renew, self.upload_id, self.writer, offset):
+            self.confirmed = asyncio.get_running_loop().time()
+            return True
+        self.lost = True
+        return False
+
+    async def still_mine(self) -> bool:
+        """True while the lease was confirmed recently enough that no one else can have taken it."""
+        if self.lost:
+            return False
+        if asyncio.get_running_loop().time() - self.confirmed < RENEW_EVERY * 2:
+            return True
+        return await self._renew()
+
+    @contextlib.asynccontextmanager
+    async def kept(self):
+        async def renewing():
+            while not self.lost:
+                await asyncio.sleep(RENEW_EVERY)
+                await self._renew()
+
+        task = asyncio.create_task(renewing())
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _require_tus(request: web.Request) -> None:
@@ -208,7 +263,7 @@ def add_upload_routes(app: web.Application, uploads: Uploads, authorize: Authori
     """HEAD, PATCH and GET of /api/uploads/ID (creation is the channel's: it decides the owner)."""
 
     async def found(request: web.Request) -> Incoming:
-        incoming = uploads.get(request.match_info["upload"])
+        incoming = await uploads.get(request.match_info["upload"])
         if incoming is None or not await authorize(request, incoming):
             raise Problem(404, "not_found")
         return incoming
@@ -216,7 +271,7 @@ def add_upload_routes(app: web.Application, uploads: Uploads, authorize: Authori
     async def head(request: web.Request) -> web.Response:
         incoming = await found(request)
         response = web.Response(status=200)
-        tus_headers(response, incoming, uploads.offset(incoming))
+        tus_headers(response, incoming, incoming.offset)
         return response
 
     async def patch(request: web.Request) -> web.Response:
@@ -228,7 +283,7 @@ def add_upload_routes(app: web.Application, uploads: Uploads, authorize: Authori
 
     async def answer(request: web.Request) -> web.Response:
         incoming = await found(request)
-        response = web.json_response({"offset": uploads.offset(incoming), "length": incoming.length,
+        response = web.json_response({"offset": incoming.offset, "length": incoming.length,
                                       "complete": incoming.answer is not None, **(incoming.answer or {})})
         tus_headers(response)
         return response

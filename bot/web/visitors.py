@@ -1,9 +1,9 @@
 """Who a web patient is: a random 128-bit id in a signed, http-only, SameSite=Lax cookie.
 
-The chat key is `web:<id>`. The cookie is `<id>.<HMAC-SHA256(secret, id)>`; the secret is made once
-into DATA_DIR (`web-secret`, mode 0600) so an operator configures nothing. A cookie that does not
-verify (tampered, or signed by another server's secret) is a new visitor: nothing of the other
-case can be reached with it.
+The chat key is `web:<id>`. The cookie is `<id>.<HMAC-SHA256(secret, id)>`; the secret is SECRET_KEY,
+the same on every instance behind a load balancer; unset, one is made once into DATA_DIR (`web-secret`,
+mode 0600) so a single-process operator configures nothing. A cookie that does not verify (tampered,
+or signed by another server's secret) is a new visitor: nothing of the other case can be reached with it.
 """
 from __future__ import annotations
 
@@ -16,10 +16,22 @@ from pathlib import Path
 from aiohttp import web
 
 from dialogs.i18n import DEFAULT, choose
+from storage import ConfigurationError, Settings
 
 COOKIE = "scanpass_visitor"
 SECRET_FILE = "web-secret"
 MAX_AGE = 365 * 24 * 60 * 60   # seconds; the case itself is purged after RETENTION_DAYS
+SHORTEST_KEY = 32               # characters of SECRET_KEY
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """SECRET_KEY when it is set (at least 32 characters, else the server refuses to start), else DATA_DIR's."""
+    if settings.secret_key is None:
+        return load_secret(settings.data_dir)
+    if len(settings.secret_key) < SHORTEST_KEY:
+        raise ConfigurationError(f"SECRET_KEY must be at least {SHORTEST_KEY} characters "
+                                 "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return settings.secret_key.encode()
 
 
 def load_secret(data_dir: Path) -> bytes:
