@@ -93,6 +93,18 @@ async def wait_for_checklists(browser: Browser, seconds: float = 90) -> list[str
     raise AssertionError(f"no checklist came back: {news}")
 
 
+async def midway(browser: Browser) -> None:
+    """Wait until the patient's check has done some files and not all of them."""
+    busy = None
+    for _ in range(1500):
+        async with browser.session.get("/api/updates", params={"replies": "0"}) as response:
+            busy = (await response.json())["busy"]
+        if busy and busy["done"]:
+            break
+        await asyncio.sleep(0.02)
+    assert busy and busy["done"] < (busy["total"] or 0), f"the check was not caught midway: {busy}"
+
+
 async def at_the_check(browser: Browser, tmp_path, images: int) -> WebPatient:
     """A web patient who sent one zipped study of `images` files and tapped Done."""
     study = tmp_path / "big"
@@ -114,14 +126,7 @@ async def test_a_worker_killed_during_a_check_runs_it_again_and_the_patient_gets
     deployment = cluster(serve=2, workers=1)
     async with Browser(deployment.url) as browser:
         await at_the_check(browser, tmp_path, images=3000)
-        busy = None
-        for _ in range(1200):                         # the worker has the check: kill it in the middle
-            async with browser.session.get("/api/updates", params={"replies": "0"}) as response:
-                busy = (await response.json())["busy"]
-            if busy and busy["done"]:
-                break
-            await asyncio.sleep(0.02)
-        assert busy and busy["done"] < (busy["total"] or 0), f"the check was not caught midway: {busy}"
+        await midway(browser)                         # the worker has the check: kill it in the middle
         deployment.kill("w1")
         deployment.start("w1")                        # the dead worker's job runs again (its heartbeat stopped)
         checklists = await wait_for_checklists(browser, seconds=180)

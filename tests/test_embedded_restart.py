@@ -2,18 +2,13 @@
 patient's check, started again: the check runs again and the patient gets exactly one checklist."""
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import os
 import signal
 import subprocess
 import sys
-import zipfile
 
 from tests.cluster import Process, free_port, http_get, wait_for
-from tests.factory import SeriesSpec, write_study
-from tests.test_cluster import QUESTIONS, Browser, wait_for_checklists
-from tests.webpatient import WebPatient
+from tests.test_cluster import Browser, at_the_check, midway, wait_for_checklists
 
 
 async def test_run_killed_during_a_check_gives_the_checklist_after_a_restart(tmp_path):
@@ -30,30 +25,12 @@ async def test_run_killed_during_a_check_gives_the_checklist_after_a_restart(tmp
         except OSError:
             return False
 
-    study = tmp_path / "big"
-    write_study(study, [SeriesSpec("CT", 3000, {"SliceThickness": "1.0"})], study_date=dt.date.today())
-    packed = tmp_path / "big.zip"
-    with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
-        for path in sorted(study.iterdir()):
-            archive.write(path, path.name)
     server.start()
     try:
         wait_for("serve answering /healthz", healthy, explain=server.explain)
         async with Browser(f"http://127.0.0.1:{port}") as browser:
-            patient = WebPatient(browser.session)
-            await patient.start()
-            for label in QUESTIONS:
-                await patient.tap(label)
-            await patient.upload(packed)
-            await patient.tap("Done")
-            busy = None
-            for _ in range(1500):
-                async with browser.session.get("/api/updates", params={"replies": "0"}) as response:
-                    busy = (await response.json())["busy"]
-                if busy and busy["done"]:
-                    break
-                await asyncio.sleep(0.02)
-            assert busy and busy["done"] < (busy["total"] or 0), f"the check was not caught midway: {busy}"
+            await at_the_check(browser, tmp_path, images=3000)
+            await midway(browser)
             server.kill()                                   # as a crash or the OOM killer would
             server.start()
             wait_for("serve answering /healthz again", healthy, explain=server.explain)
