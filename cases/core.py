@@ -55,7 +55,7 @@ class CaseCore:
         erase = False
         with self.repository.step(chat) as case:
             _first_language(case, language)
-            _, replies = step(case, event)
+            _, replies = step(case, event, dt.date.today())
             erase = self._act(case, replies)
             locale = case.locale
         if erase:
@@ -83,7 +83,7 @@ class CaseCore:
             with self.repository.step(chat) as current:
                 _first_language(current, language)
                 kept = current.id == case.id and FLOW[current.state].input == "files" and current.consent
-                _, replies = step(current, FileReceived(upload if kept else Upload("", name, 0, "")))
+                _, replies = step(current, FileReceived(upload if kept else Upload("", name, 0, "")), dt.date.today())
                 self._act(current, replies)
                 locale = current.locale
         except BaseException:
@@ -159,7 +159,7 @@ class CaseCore:
                 return False
             if isinstance(event, CheckFinished) and case.state not in CHECKING:
                 return False
-            _, replies = step(case, event)
+            _, replies = step(case, event, dt.date.today())
             erase = self._act(case, replies)
             self.tell(chat, f"job:{token}", _shown(replies), case)
         if erase:

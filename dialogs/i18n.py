@@ -1,31 +1,20 @@
 """Locales: which one a patient gets, and its compiled catalog.
 
 Catalogs are `locales/<locale>/LC_MESSAGES/scanpass.po`. The `.mo` files are
-not committed: `translations()` compiles a catalog when its `.mo` is missing or
-older than the `.po` (next to it when the package folder is writable, else in
-a cache folder), and refuses to go on with a catalog that does not compile.
+not committed: the `locales` package compiles one when it is missing or older
+than its `.po` (`locales.compiled`); this module only reads it, and refuses to
+go on with a catalog that does not compile.
 """
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
-from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from rules.errors import ScanPassError
+from locales import DOMAIN, LOCALES_DIR, CatalogError, compiled
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
-DOMAIN = "scanpass"
 DEFAULT = "en"
-
-
-class CatalogError(ScanPassError):
-    """A shipped catalog is missing or does not compile."""
 
 
 PREFERRED_ORDER = ("en", "zh_Hans", "ru", "ar", "es", "fr")  # how the language buttons are listed
@@ -65,29 +54,10 @@ def choose(requested: str | None) -> str:
     return DEFAULT
 
 
-def _compiled(po: Path) -> Path:
-    mo = po.with_suffix(".mo")
-    if not os.access(po.parent, os.W_OK):
-        cache = Path(tempfile.gettempdir()) / "scanpass-locales" / po.parent.parent.name / "LC_MESSAGES"
-        cache.mkdir(parents=True, exist_ok=True)
-        mo = cache / mo.name
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        try:
-            with po.open("rb") as source:
-                catalog = read_po(source, locale=po.parent.parent.name)
-        except Exception as exc:
-            raise CatalogError(f"catalog {po} does not compile: {exc}") from None
-        partial = mo.with_suffix(f".{os.getpid()}.tmp")
-        with partial.open("wb") as target:
-            write_mo(target, catalog, use_fuzzy=False)
-        partial.replace(mo)
-    return mo
-
-
 @functools.cache
 def translations(locale: str) -> Translations:
     po = LOCALES_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po.exists():
         raise CatalogError(f"no catalog for locale {locale!r}")
-    with _compiled(po).open("rb") as mo:
+    with compiled(po).open("rb") as mo:
         return Translations(mo, domain=DOMAIN)

@@ -1,4 +1,4 @@
-"""`step(case, event) -> (case, replies)`: the conversation's one move, with no I/O of its own.
+"""`step(case, event, today) -> (case, replies)`: the conversation's one move, with no I/O of its own.
 
 Wrong input at a step (text where a button is expected, a file before the
 files step, an unknown command, a button from an old message) gets a short
@@ -52,8 +52,9 @@ def _restart(case: Case) -> Replies:
     return [ask(case)]
 
 
-def step(case: Case, event: Event, today: dt.date | None = None) -> tuple[Case, Replies]:
-    today = today or dt.date.today()
+def step(case: Case, event: Event, today: dt.date) -> tuple[Case, Replies]:
+    """One event on the case. `today` is the caller's (dialogs/ reads no clock): it dates "Today" and
+    the words of a typed date."""
     if isinstance(event, Command):
         return case, _command(case, event)
     if isinstance(event, Button):
