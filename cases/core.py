@@ -99,9 +99,12 @@ class CaseCore:
              sender: str = "scanpass") -> int | None:
         """Record replies for a chat in the outbox (inside a step: in its transaction) and, for a push
         channel, ask for their delivery. `key` makes it happen once."""
-        locale = case.locale if case is not None else "en"
-        body = {"locale": locale, "from": sender, "replies": [reply_to_json(r) for r in replies if isinstance(r, Reply)]}
-        message = self.outbox.record(chat, key, body, case.id if case is not None else None)
+        body = {"locale": case.locale if case is not None else "en", "from": sender,
+                "replies": [reply_to_json(r) for r in replies if isinstance(r, Reply)]}
+        return self._record(chat, key, body, case.id if case is not None else None)
+
+    def _record(self, chat: str, key: str, body: dict, case_id: int | None) -> int | None:
+        message = self.outbox.record(chat, key, body, case_id)
         if message is not None and chat.startswith(PUSHED):
             self.queue.ask("deliver", f"deliver:{message}", {"message": message})
         return message
@@ -137,14 +140,11 @@ class CaseCore:
         case.handoff = {"summary": text, "locale": case.locale, "to": to, "sent_at": sent_at}
         token = secrets.token_hex(8)
         for coordinator in to:
-            chat = f"telegram:{coordinator}"
             for part, body in (("summary", {"text": text}),
                                ("report", {"document": {"name": f"scanpass-case-{case.id}.json",
                                                         "json": case.report or {}}})):
-                message = self.outbox.record(chat, f"handoff:{case.id}:{token}:{coordinator}:{part}",
-                                             {"from": "scanpass", **body}, case.id)
-                if message is not None:
-                    self.queue.ask("deliver", f"deliver:{message}", {"message": message})
+                self._record(f"telegram:{coordinator}", f"handoff:{case.id}:{token}:{coordinator}:{part}",
+                             {"from": "scanpass", **body}, case.id)
 
     def delete(self, chat: str) -> None:
         self.repository.delete(chat)

@@ -90,7 +90,7 @@ class Jobs:
             core.receive_download(chat, token, got.path, got.name)
 
     # ---- deliver -------------------------------------------------------------------------------
-    def deliver(self, message: int, attempt: int = 1) -> None:
+    def deliver(self, message: int) -> None:
         outbox = self.core.outbox
         found = outbox.get(message)
         if found is None or found.state != "queued":

@@ -19,7 +19,7 @@ import logging
 import threading
 from collections.abc import Iterable
 
-from cases.jobs import HEAVY, LIGHT, Jobs
+from cases.jobs import DELIVERY_ATTEMPTS, HEAVY, LIGHT, Jobs
 from storage.jobs import JobTable
 
 log = logging.getLogger("scanpass.queue")
@@ -124,7 +124,7 @@ class EmbeddedRunner:
             self.jobs.run(job.kind, job.params)
         except Exception as error:  # noqa: BLE001 — retried with backoff; logs carry the kind only
             log.warning("job %s failed (attempt %d): %s", job.kind, job.attempts, type(error).__name__)
-            if job.kind == "deliver" and job.attempts >= _delivery_attempts():
+            if job.kind == "deliver" and job.attempts >= DELIVERY_ATTEMPTS:
                 self.queue.table.give_up(job.id, type(error).__name__)
             else:
                 self.queue.table.retry(job.id, type(error).__name__, backoff(job.attempts))
@@ -133,11 +133,6 @@ class EmbeddedRunner:
         finally:
             renewing.set()
             keeper.join()
-
-
-def _delivery_attempts() -> int:
-    from cases.jobs import DELIVERY_ATTEMPTS
-    return DELIVERY_ATTEMPTS
 
 
 def queue_for(repository, settings):

@@ -9,7 +9,7 @@ import pytest
 
 from cases import CaseCore
 from cases.jobs import Jobs, Undelivered
-from dialogs.events import Button, Command
+from dialogs.events import Action, Button, Command
 from storage import Repository, Settings
 from storage.jobs import JobTable
 from tests.factory import SeriesSpec, write_study
@@ -61,7 +61,7 @@ def test_a_step_that_rolls_back_leaves_no_job(core, tmp_path):
     queued = table.waiting()
     with pytest.raises(RuntimeError):
         with core.repository.step(chat) as case:
-            core._act(case, [__import__("dialogs.events", fromlist=["Action"]).Action("check")])
+            core._act(case, [Action("check")])
             raise RuntimeError("the step failed after asking")
     assert table.waiting() == queued
 

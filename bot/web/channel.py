@@ -36,8 +36,7 @@ class WebChannel:
         return Answer(locale, messages(replies, locale, self.settings.retention_days))
 
     async def busy(self, chat: str) -> dict | None:
-        progress = await asyncio.to_thread(self.core.progress.get, chat)
-        return {"kind": progress.kind, "done": progress.done, "total": progress.total} if progress else None
+        return _busy(await asyncio.to_thread(self.core.progress.get, chat))
 
     async def updates(self, chat: str, after: int) -> dict:
         """What the page polls: a job's progress, the messages recorded for this chat after id `after`
@@ -59,6 +58,10 @@ class WebChannel:
                                 locale, self.settings.retention_days)
             (replies if message.body.get("from") == "coordinator" else shown).extend(rendered)
         core.outbox.sent([m.id for m in news if m.state == "queued"])
-        busy = {"kind": progress.kind, "done": progress.done, "total": progress.total} if progress else None
-        return {"locale": locale, "busy": busy, "messages": shown, "replies": replies,
+        return {"locale": locale, "busy": _busy(progress), "messages": shown, "replies": replies,
                 "replies_seen": max([after] + [m.id for m in news]), "handed_off": bool(case and case.handoff)}
+
+
+def _busy(progress) -> dict | None:
+    """A job under way as the page shows it (chat.js `watch`), or None."""
+    return {"kind": progress.kind, "done": progress.done, "total": progress.total} if progress else None
